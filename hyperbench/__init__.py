@@ -1,0 +1,9 @@
+"""hyperbench: hypernetwork critics and policies for stable-baselines3, and RL / meta-RL benchmark suites.
+
+Importing :mod:`hyperbench` registers the Gymnasium task families (namespace ``hyperbench/``) and the SB3
+policy aliases (``"SAHyperPolicy"`` and friends); the heavy parts load lazily.
+"""
+
+from hyperbench.version import __version__
+
+__all__ = ["__version__"]
