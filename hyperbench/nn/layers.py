@@ -1,0 +1,67 @@
+"""Ensemble building blocks: ``E`` independent networks evaluated with one batched matmul per layer.
+
+Twin critics are two independent networks of identical shape. Stacking their weights on a leading
+member dimension and evaluating them with :func:`torch.baddbmm` turns 2 × L small matmuls into L larger
+ones, which is what keeps a CPU (or a GPU) busy. With ``n_members=1`` these are ordinary layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch as th
+from torch import nn
+
+
+class EnsembleLinear(nn.Module):
+    """``E`` independent affine maps ``y_e = x_e W_e + b_e``.
+
+    :param n_members: number of independent members ``E``
+    :param in_features: input width
+    :param out_features: output width
+    """
+
+    def __init__(self, n_members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.n_members = n_members
+        self.in_features = in_features
+        self.out_features = out_features
+        # Stored as (E, in, out) so the forward is a plain batched ``x @ W`` with no transpose.
+        self.weight = nn.Parameter(th.empty(n_members, in_features, out_features))
+        self.bias = nn.Parameter(th.empty(n_members, 1, out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's ``nn.Linear`` default: weight and bias ~ U(±1/√fan_in)."""
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        """:param x: ``(E, B, in)``
+        :return: ``(E, B, out)``"""
+        return th.baddbmm(self.bias, x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"n_members={self.n_members}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+class EnsembleResBlock(nn.Module):
+    """Pre-activation residual block ``x + L2(ReLU(L1(ReLU(x))))`` (the SA-Hyper primary's block).
+
+    :param n_members: number of independent members
+    :param width: block width
+    """
+
+    def __init__(self, n_members: int, width: int) -> None:
+        super().__init__()
+        self.fc1 = EnsembleLinear(n_members, width, width)
+        self.fc2 = EnsembleLinear(n_members, width, width)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return x + self.fc2(th.relu(self.fc1(th.relu(x))))
+
+
+def ensemble_linears(module: nn.Module) -> list[EnsembleLinear]:
+    """All :class:`EnsembleLinear` sub-modules of ``module``, in registration order."""
+    return [m for m in module.modules() if isinstance(m, EnsembleLinear)]
