@@ -232,8 +232,9 @@ class HyperNetwork(nn.Module):
             )
         last = len(params) - 1
         for i, (weight, bias, gain) in enumerate(params):
-            # (E, B, 1, in) @ (E, B, in, out): one small matmul per sample.
-            h = th.matmul(x.unsqueeze(-2), weight).squeeze(-2)
+            # Per-sample x W as broadcast-multiply-and-sum: ~2-4x faster on CPU than E·B tiny matmuls,
+            # forward and backward (benchmarks/bench_hypernet.py).
+            h = (x.unsqueeze(-1) * weight).sum(-2)
             x = th.addcmul(bias, h, 1.0 + gain) if gain is not None else h + bias
             if i != last:
                 x = self.activation(x)
