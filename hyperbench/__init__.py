@@ -4,6 +4,7 @@ Importing :mod:`hyperbench` registers the Gymnasium task families (namespace ``h
 policy aliases (``"SAHyperPolicy"`` and friends); the heavy parts load lazily.
 """
 
+import hyperbench.envs  # noqa: F401  (registers gymnasium ids)
 from hyperbench.version import __version__
 
 __all__ = ["__version__"]
