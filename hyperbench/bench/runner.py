@@ -1,0 +1,626 @@
+"""One run: build the task and the learner, train with periodic evaluation and checkpoints, write the record.
+
+:func:`run_one` is idempotent and crash-safe:
+
+- if the run's record exists it is returned untouched;
+- at every evaluation point the learner (and the replay buffer of off-policy SB3 algorithms) is saved into
+  a temporary directory that is renamed into ``checkpoints/<method>/<task>/seed-<k>/step-<N>`` only once it
+  is complete, so a run killed at any moment resumes from its last complete checkpoint;
+- the record is written atomically at the end, then the checkpoints are deleted;
+- an exception, or a non-finite evaluation return or parameter, ends the run with a ``failed`` record that
+  says why (the suite carries on);
+- a lock file (``flock``) keeps two processes from running the same run at once.
+
+Evaluation uses SB3's own machinery: a :class:`~stable_baselines3.common.callbacks.BaseCallback` triggers it
+every ``eval.frequency`` steps and :func:`~stable_baselines3.common.evaluation.evaluate_policy` runs the
+episodes (deterministic actions, ``info["is_success"]`` counted like SB3's ``EvalCallback``); results also go
+to the SB3 logger (CSV in ``logs/``). Task families are evaluated on their held-out test tasks; meta
+learners through their own ``evaluate(tasks, n_episodes)``. Every evaluation of a run uses the same
+episode seeds (common random numbers), so the learning curve moves only when the policy does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import importlib
+import json
+import math
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperbench.bench._io import (
+    atomic_publish_dir,
+    json_safe,
+    new_tmp_dir,
+    provenance,
+    remove_stale_tmp,
+)
+from hyperbench.bench.record import (
+    EvalSummary,
+    Failure,
+    LearningCurve,
+    RunRecord,
+    SuiteRef,
+    Timing,
+    load_record,
+    record_path,
+    task_slug,
+)
+from hyperbench.bench.registry import BuildContext, MethodSpec, get_method
+from hyperbench.bench.suite import RunSpec
+from hyperbench.bench.tasks import TaskHandle, resolve_task
+
+__all__ = ["RunBusyError", "RunOptions", "checkpoint_dir", "eval_points", "import_plugins", "run_one"]
+
+CHECKPOINTS_DIR = "checkpoints"
+LOCKS_DIR = ".locks"
+LOGS_DIR = "logs"
+POLICIES_DIR = "policies"
+
+
+class RunBusyError(RuntimeError):
+    """Another process holds the lock of this run."""
+
+
+class NonFiniteError(FloatingPointError):
+    """An evaluation return or a learner parameter became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Runner settings that do not change the experiment (not part of the record's ``config_hash``)."""
+
+    keep_checkpoints: bool = False
+    """keep the last checkpoint after the record is written"""
+    save_policy: bool = False
+    """store the final policy weights (safetensors) under ``policies/`` and name them in ``artifacts``"""
+    tensorboard: bool = False
+    """also write SB3 tensorboard logs"""
+    plugins: tuple[str, ...] = ()
+    """modules imported before the run (they register extra methods or environments)"""
+
+
+def import_plugins(plugins: Sequence[str]) -> None:
+    """Import modules that register extra methods or environments.
+
+    :param plugins: module names
+    """
+    for module in plugins:
+        importlib.import_module(module)
+
+
+def checkpoint_dir(runs_dir: str | os.PathLike[str], spec: RunSpec) -> Path:
+    """Directory holding the checkpoints of one run.
+
+    :param runs_dir: runs directory
+    :param spec: the run
+    """
+    return Path(runs_dir) / CHECKPOINTS_DIR / spec.method / task_slug(spec.task) / f"seed-{spec.seed}"
+
+
+def eval_points(budget: int, frequency: int) -> list[int]:
+    """Environment steps at which a run is evaluated: every ``frequency`` steps and at the end.
+
+    :param budget: total steps
+    :param frequency: evaluation period
+    :return: increasing steps, the last one equal to ``budget``
+    """
+    points = list(range(frequency, budget, frequency))
+    return [*points, budget]
+
+
+def _utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] % (2**31 - 1))
+
+
+@contextlib.contextmanager
+def _run_lock(runs_dir: Path, spec: RunSpec) -> Iterator[None]:
+    path = runs_dir / LOCKS_DIR / spec.method / task_slug(spec.task) / f"seed-{spec.seed}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunBusyError(f"run {spec.run_id} is already running in another process (lock {path})") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass
+class EvalOutcome:
+    """Returns of one evaluation."""
+
+    returns: list[float]
+    """every episode's return (all tasks)"""
+    successes: list[bool] | None
+    """per-episode success, or ``None`` when the task has no success signal"""
+    per_task: dict[str, float] | None
+    """mean return per held-out task (task families)"""
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+    @property
+    def success_rate(self) -> float | None:
+        return None if not self.successes else float(np.mean(self.successes))
+
+
+class Sb3Evaluator:
+    """Evaluate an SB3 model with ``evaluate_policy`` on held-out episodes (and test tasks for families).
+
+    :param task: the task
+    :param context: use the context observation
+    :param episodes: episodes per test task
+    :param max_tasks: number of test tasks to use (families)
+    :param seed: the run's seed (evaluation episode seeds derive from it)
+    """
+
+    def __init__(self, task: TaskHandle, context: bool, episodes: int, max_tasks: int | None, seed: int) -> None:
+        from stable_baselines3.common.monitor import Monitor
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        self.task = task
+        self.tasks = task.test_tasks(max_tasks)
+        self.is_family = task.is_family
+        first = self.tasks[0]
+        self.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=False, task=first))])
+        self.episodes = episodes
+        self.seed = seed
+
+    def __call__(self, model: Any) -> EvalOutcome:
+        from stable_baselines3.common.evaluation import evaluate_policy
+
+        returns: list[float] = []
+        successes: list[bool] = []
+        per_task: dict[str, float] = {}
+
+        def record_success(locals_: dict[str, Any], _globals: dict[str, Any]) -> None:
+            if locals_["done"]:
+                value = locals_["info"].get("is_success")
+                if value is not None:
+                    successes.append(bool(value))
+
+        for index, task in enumerate(self.tasks):
+            if self.is_family:
+                self.task.set_task(self.env.envs[0], task)
+            # The same episode seeds at every evaluation: curves move only when the policy does.
+            self.env.seed(_derived_seed(self.seed, 0xE7A1, index))
+            episode_returns, _lengths = evaluate_policy(
+                model,
+                self.env,
+                n_eval_episodes=self.episodes,
+                deterministic=True,
+                return_episode_rewards=True,
+                callback=record_success,
+                warn=False,
+            )
+            values = [float(r) for r in np.atleast_1d(np.asarray(episode_returns, dtype=float))]
+            returns.extend(values)
+            if self.is_family:
+                per_task[f"test-{index}"] = float(np.mean(values))
+        n = len(returns)
+        return EvalOutcome(
+            returns=returns,
+            successes=successes if len(successes) == n and n > 0 else None,
+            per_task=per_task or None,
+        )
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class MetaEvaluator:
+    """Evaluate a meta learner with its own ``evaluate(tasks, n_episodes)`` on the held-out test tasks."""
+
+    def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None) -> None:
+        self.tasks = task.test_tasks(max_tasks)
+        self.episodes = episodes
+
+    def __call__(self, learner: Any) -> EvalOutcome:
+        result = learner.evaluate(self.tasks, self.episodes)
+        returns = result.get("returns") if isinstance(result, dict) else getattr(result, "returns", None)
+        successes = result.get("successes") if isinstance(result, dict) else getattr(result, "successes", None)
+        if returns is None:
+            raise TypeError(f"{type(learner).__name__}.evaluate must return per-task 'returns', got {type(result).__name__}")
+        arr = np.asarray(returns, dtype=float)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.shape[0] != len(self.tasks):
+            raise ValueError(
+                f"{type(learner).__name__}.evaluate returned {arr.shape[0]} task results for {len(self.tasks)} tasks"
+            )
+        succ = None if successes is None else [bool(s) for s in np.asarray(successes).reshape(-1)]
+        return EvalOutcome(
+            returns=[float(x) for x in arr.reshape(-1)],
+            successes=succ,
+            per_task={f"test-{i}": float(np.mean(row)) for i, row in enumerate(arr)},
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def _check_finite_learner(learner: Any) -> None:
+    """Raise :class:`NonFiniteError` if any torch parameter of the learner is NaN or infinite."""
+    import torch
+
+    modules: list[tuple[str, torch.nn.Module]] = []
+    policy = getattr(learner, "policy", None)
+    if isinstance(policy, torch.nn.Module):
+        modules.append(("policy", policy))
+    elif isinstance(learner, torch.nn.Module):
+        modules.append(("learner", learner))
+    for owner, module in modules:
+        for name, param in module.named_parameters():
+            if not torch.isfinite(param).all():
+                raise NonFiniteError(f"non-finite values in parameter {owner}.{name}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The SB3 callback that evaluates and checkpoints
+
+
+@dataclass
+class _Progress:
+    """What a checkpoint stores besides the learner (JSON in ``state.json``)."""
+
+    steps: list[int] = field(default_factory=list)
+    return_mean: list[float] = field(default_factory=list)
+    return_std: list[float] = field(default_factory=list)
+    success_rate: list[float | None] = field(default_factory=list)
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    started_at: str = ""
+    attempts: int = 0
+    resumed_from: list[int] = field(default_factory=list)
+
+    def add(self, step: int, outcome: EvalOutcome) -> None:
+        self.steps.append(step)
+        self.return_mean.append(outcome.mean)
+        self.return_std.append(outcome.std)
+        self.success_rate.append(outcome.success_rate)
+
+    def curve(self) -> LearningCurve:
+        has_success = bool(self.success_rate) and all(s is not None for s in self.success_rate)
+        return LearningCurve(
+            steps=tuple(self.steps),
+            return_mean=tuple(self.return_mean),
+            return_std=tuple(self.return_std),
+            success_rate=tuple(float(s) for s in self.success_rate if s is not None) if has_success else None,
+        )
+
+
+def _make_callback(
+    evaluate: Callable[[Any], EvalOutcome],
+    points: list[int],
+    progress: _Progress,
+    on_evaluated: Callable[[Any, int], None],
+) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class PeriodicEvalCallback(BaseCallback):
+        """Evaluate at the given step counts (except the last, done after ``learn``) and checkpoint after each."""
+
+        def __init__(self) -> None:
+            super().__init__(verbose=0)
+            self.pending = [p for p in points[:-1] if not progress.steps or p > progress.steps[-1]]
+
+        def _on_step(self) -> bool:
+            step = int(self.model.num_timesteps)
+            if self.pending and step >= self.pending[0]:
+                while self.pending and step >= self.pending[0]:
+                    self.pending.pop(0)
+                _evaluate_and_log(self.model, evaluate, step, progress)
+                on_evaluated(self.model, step)
+            return True
+
+    return PeriodicEvalCallback()
+
+
+def _evaluate_and_log(learner: Any, evaluate: Callable[[Any], EvalOutcome], step: int, progress: _Progress) -> EvalOutcome:
+    outcome = evaluate(learner)
+    if not outcome.returns or not all(math.isfinite(r) for r in outcome.returns):
+        raise NonFiniteError(f"non-finite evaluation return at step {step}: {outcome.returns[:5]}")
+    _check_finite_learner(learner)
+    progress.add(step, outcome)
+    logger = getattr(learner, "logger", None)
+    if logger is not None and hasattr(logger, "record"):
+        logger.record("eval/mean_reward", outcome.mean)
+        logger.record("eval/std_reward", outcome.std)
+        if outcome.success_rate is not None:
+            logger.record("eval/success_rate", outcome.success_rate)
+        logger.record("time/total_timesteps", step, exclude="tensorboard")
+        logger.dump(step)
+    return outcome
+
+
+# ----------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def _latest_checkpoint(ckpt_root: Path) -> Path | None:
+    if not ckpt_root.is_dir():
+        return None
+    complete = sorted(p for p in ckpt_root.iterdir() if p.is_dir() and p.name.startswith("step-"))
+    return complete[-1] if complete else None
+
+
+def _save_checkpoint(ckpt_root: Path, learner: Any, spec_kind: str, step: int, progress: _Progress) -> None:
+    tmp = new_tmp_dir(ckpt_root, f"step-{step:012d}")
+    try:
+        learner.save(str(tmp / "learner"))
+        if spec_kind == "sb3" and getattr(learner, "replay_buffer", None) is not None:
+            learner.save_replay_buffer(str(tmp / "replay_buffer.pkl"))
+        (tmp / "state.json").write_text(json.dumps(json_safe(vars(progress)), indent=1), encoding="utf-8")
+        final = ckpt_root / f"step-{step:012d}"
+        if final.exists():  # same step saved by an earlier attempt: keep that one
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        atomic_publish_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in ckpt_root.iterdir():
+        if old.is_dir() and old.name.startswith("step-") and old.name < final.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _learner_path(ckpt: Path, kind: str) -> str:
+    return str(ckpt / ("learner.zip" if kind == "sb3" else "learner"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The run
+
+
+def _failure_from(exc: BaseException, step: int) -> Failure:
+    reason = f"{type(exc).__name__}: {exc}".strip()
+    first_line = reason.splitlines()[0] if reason else type(exc).__name__
+    return Failure(
+        reason=first_line[:500],
+        error_type=type(exc).__name__,
+        traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:],
+        step=step,
+    )
+
+
+def _save_policy(runs_dir: Path, spec: RunSpec, learner: Any, kind: str) -> dict[str, str]:
+    rel = Path(POLICIES_DIR) / spec.method / task_slug(spec.task) / f"seed-{spec.seed}"
+    target = runs_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = new_tmp_dir(target.parent, target.name)
+    try:
+        if kind == "sb3":
+            from safetensors.torch import save_model
+
+            save_model(learner.policy, str(tmp / "policy.safetensors"))
+        else:
+            learner.save(str(tmp / "learner"))
+        (tmp / "spec.json").write_text(json.dumps(spec.to_dict(), indent=1), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        atomic_publish_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"policy": str(rel)}
+
+
+def run_one(
+    spec: RunSpec,
+    runs_dir: str | os.PathLike[str],
+    options: RunOptions | None = None,
+    *,
+    _after_checkpoint: Callable[[int], None] | None = None,
+) -> RunRecord:
+    """Run one (method, task, seed) to completion (resuming from its checkpoint) and write its record.
+
+    :param spec: the run
+    :param runs_dir: the suite's runs directory
+    :param options: runner settings
+    :param _after_checkpoint: test hook called with the step after each checkpoint
+    :return: the record (read back from disk if it already existed)
+    :raises RunBusyError: if another process is running the same run
+    """
+    options = options or RunOptions()
+    runs_dir = Path(runs_dir)
+    path = record_path(runs_dir, spec.method, spec.task, spec.seed)
+    if path.exists():
+        return load_record(path)
+    import_plugins(options.plugins)
+    import torch
+
+    torch.set_num_threads(1)
+    with _run_lock(runs_dir, spec):
+        if path.exists():  # finished by another process while we waited for the lock
+            return load_record(path)
+        return _run_locked(spec, runs_dir, path, options, _after_checkpoint)
+
+
+class _Clock:
+    """Wall and CPU time of this attempt, added to the run's totals at each checkpoint and at the end."""
+
+    def __init__(self) -> None:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.added_wall = self.added_cpu = 0.0
+
+    def flush_into(self, progress: _Progress) -> None:
+        wall, cpu = time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+        progress.wall_s += wall - self.added_wall
+        progress.cpu_s += cpu - self.added_cpu
+        self.added_wall, self.added_cpu = wall, cpu
+
+
+def _run_locked(
+    spec: RunSpec,
+    runs_dir: Path,
+    path: Path,
+    options: RunOptions,
+    after_checkpoint: Callable[[int], None] | None,
+) -> RunRecord:
+    clock = _Clock()
+    ckpt_root = checkpoint_dir(runs_dir, spec)
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(ckpt_root)
+    progress = _Progress(started_at=_utcnow())
+    latest = _latest_checkpoint(ckpt_root)
+    if latest is not None:
+        state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+        progress = _Progress(**state)
+        progress.resumed_from.append(progress.steps[-1] if progress.steps else 0)
+    progress.attempts += 1
+
+    learner: Any = None
+    evaluator: Any = None
+    method: MethodSpec | None = None
+    status = "ok"
+    failure: Failure | None = None
+    final: EvalSummary | None = None
+    artifacts: dict[str, str] = {}
+    try:
+        method = get_method(spec.method_id)
+        reason = method.availability()
+        if reason is not None:
+            raise RuntimeError(reason)
+        task = resolve_task(spec.task, spec.env_kwargs)
+        context = method.observation == "context"
+        log_dir = (
+            runs_dir / LOGS_DIR / spec.method / task_slug(spec.task) / f"seed-{spec.seed}" / f"attempt-{progress.attempts}"
+        )
+        ctx = BuildContext(config=dict(spec.config), seed=spec.seed, task=task, log_dir=log_dir)
+        if method.kind == "sb3":
+            from stable_baselines3.common.monitor import Monitor
+            from stable_baselines3.common.vec_env import DummyVecEnv
+
+            ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
+            evaluator = Sb3Evaluator(task, context, spec.eval.episodes, spec.eval.max_tasks, spec.seed)
+        else:
+            evaluator = MetaEvaluator(task, spec.eval.episodes, spec.eval.max_tasks)
+
+        if latest is not None:
+            learner = method.load(_learner_path(latest, method.kind), ctx)
+            if method.kind == "sb3":
+                if (latest / "replay_buffer.pkl").exists():
+                    learner.load_replay_buffer(str(latest / "replay_buffer.pkl"))
+                learner.set_random_seed(_derived_seed(spec.seed, progress.attempts))
+        else:
+            learner = method.build(ctx)
+        if hasattr(learner, "set_logger"):
+            from stable_baselines3.common.logger import configure
+
+            formats = ["csv", "tensorboard"] if options.tensorboard else ["csv"]
+            learner.set_logger(configure(str(log_dir), formats))
+
+        points = eval_points(spec.budget, spec.eval.frequency)
+        kind = method.kind
+
+        def on_evaluated(model: Any, step: int) -> None:
+            clock.flush_into(progress)
+            _save_checkpoint(ckpt_root, model, kind, step, progress)
+            if after_checkpoint is not None:
+                after_checkpoint(step)
+
+        done = int(getattr(learner, "num_timesteps", 0)) if latest is not None else 0
+        remaining = spec.budget - done
+        if remaining > 0:
+            callback = _make_callback(evaluator, points, progress, on_evaluated)
+            learner.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None)
+        outcome = _evaluate_and_log(learner, evaluator, int(learner.num_timesteps), progress)
+        final = EvalSummary(
+            step=int(learner.num_timesteps),
+            return_mean=outcome.mean,
+            return_std=outcome.std,
+            returns=tuple(outcome.returns),
+            success_rate=outcome.success_rate,
+            per_task_return=outcome.per_task,
+        )
+        if options.save_policy:
+            artifacts.update(_save_policy(runs_dir, spec, learner, method.kind))
+    except Exception as exc:  # the run fails, the suite goes on
+        status = "failed"
+        failure = _failure_from(exc, int(getattr(learner, "num_timesteps", 0) or 0))
+        final = None
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+        env = getattr(learner, "env", None)
+        if env is not None:
+            with contextlib.suppress(Exception):
+                env.close()
+
+    clock.flush_into(progress)
+    record = RunRecord(
+        suite=SuiteRef(name=spec.suite_name, version=spec.suite_version, hash=spec.suite_hash),
+        method=spec.method,
+        method_id=spec.method_id,
+        task=spec.task,
+        seed=spec.seed,
+        status=status,  # type: ignore[arg-type]
+        failure=failure,
+        budget=spec.budget,
+        steps_done=int(getattr(learner, "num_timesteps", 0) or 0),
+        eval_frequency=spec.eval.frequency,
+        eval_episodes=spec.eval.episodes,
+        eval_max_tasks=spec.eval.max_tasks,
+        curve=progress.curve(),
+        final=final,
+        config={
+            "hyperparameters": dict(spec.config),
+            "env_kwargs": dict(spec.env_kwargs),
+            "kind": None if method is None else method.kind,
+            "observation": None if method is None else method.observation,
+        },
+        config_hash=spec.config_hash,
+        timing=Timing(
+            wall_s=round(progress.wall_s, 3),
+            cpu_s=round(progress.cpu_s, 3),
+            started_at=progress.started_at,
+            finished_at=_utcnow(),
+            attempts=progress.attempts,
+            resumed_from=tuple(progress.resumed_from),
+        ),
+        provenance=provenance(),
+        artifacts=artifacts,
+    )
+    record.save(path)
+    if not options.keep_checkpoints:
+        shutil.rmtree(ckpt_root, ignore_errors=True)
+    return record
+
+
+def cleanup_finished_checkpoints(runs_dir: str | os.PathLike[str], specs: Sequence[RunSpec]) -> None:
+    """Delete checkpoints of runs whose record exists (left behind by a kill between the two steps).
+
+    :param runs_dir: runs directory
+    :param specs: the runs to check
+    """
+    for spec in specs:
+        if record_path(runs_dir, spec.method, spec.task, spec.seed).exists():
+            ckpt = checkpoint_dir(runs_dir, spec)
+            if ckpt.exists():
+                shutil.rmtree(ckpt, ignore_errors=True)

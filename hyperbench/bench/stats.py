@@ -1,0 +1,577 @@
+"""Statistics of a suite: normalised score matrices, rliable aggregates with CIs, and the papers' measures.
+
+The data contract is rliable's: per method a score matrix of shape ``(num_runs, num_tasks)`` (seeds ×
+tasks), or ``(num_runs, num_tasks, num_points)`` for learning curves, holding **normalised** scores
+
+    normalised = (return − random_return) / (reference_return − random_return)
+
+with the per-task (random, reference) returns of ``hyperbench.envs.reference`` (or the suite's own
+``reference`` for tasks missing there). Every bootstrap goes through rliable; because rliable's bootstrap
+indices come from the global ``np.random`` whatever ``random_state`` says (REFERENCE.md §4), the global
+generator is seeded right before each call, once per method, so a method's interval does not depend on
+which other methods are in the report.
+
+The papers' own measures (Sarafian et al. 2021) are computed on raw returns:
+
+- **final-score gain** over the baseline on task t: ``(R̄_m − R̄_b) / |R̄_b − R_random|`` with R̄ the mean
+  final return over seeds (the paper's ``(R̄_m − R̄_b) / R̄_b`` when the random return is 0), averaged over
+  tasks;
+- **fraction of steps to reach the baseline's final score**: the first evaluation step at which the
+  method's mean learning curve (mean over seeds) reaches R̄_b, divided by the budget (``None`` if it never
+  does; resolution = the evaluation frequency).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hyperbench.bench.record import RunRecord
+
+__all__ = [
+    "METRIC_NAMES",
+    "ScoreData",
+    "aggregate_intervals",
+    "build_scores",
+    "default_reference",
+    "final_score_gain",
+    "normalise",
+    "performance_profiles",
+    "probability_of_improvement",
+    "sample_efficiency",
+    "steps_to_reach",
+]
+
+#: Aggregate metrics, in the order :func:`aggregate_intervals` returns them.
+METRIC_NAMES: tuple[str, ...] = ("median", "iqm", "mean", "optimality_gap")
+
+Reference = Callable[[str], "tuple[float, float] | None"]
+
+
+def default_reference(task: str) -> tuple[float, float] | None:
+    """(random, reference) return of a task from ``hyperbench.envs.reference``, or ``None`` if it is not there.
+
+    :param task: task name
+    """
+    try:
+        from hyperbench.envs.reference import reference_scores
+    except ImportError:
+        return None
+    try:
+        random_return, reference_return = reference_scores(task)
+    except (KeyError, ValueError, LookupError):
+        return None
+    return float(random_return), float(reference_return)
+
+
+def normalise(returns: np.ndarray | float, random_return: float, reference_return: float) -> np.ndarray:
+    """``(returns − random) / (reference − random)``.
+
+    :param returns: raw returns (any shape)
+    :param random_return: random-policy return of the task
+    :param reference_return: reference return of the task
+    :return: normalised scores, same shape
+    """
+    return (np.asarray(returns, dtype=float) - random_return) / (reference_return - random_return)
+
+
+def _seed_global(seed: int) -> None:
+    # rliable 1.2.0's StratifiedBootstrap draws indices from the global np.random (REFERENCE.md §4).
+    np.random.seed(seed)
+
+
+def aggregate_intervals(
+    scores: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Median, IQM, mean and optimality gap with stratified-bootstrap CIs (rliable).
+
+    :param scores: method → ``(num_runs, num_tasks)`` normalised scores
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before each method's bootstrap
+    :param confidence: CI coverage
+    :return: method → metric → ``(point, low, high)``
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    def func(x: np.ndarray) -> np.ndarray:
+        return np.array(
+            [
+                metrics.aggregate_median(x),
+                metrics.aggregate_iqm(x),
+                metrics.aggregate_mean(x),
+                metrics.aggregate_optimality_gap(x),
+            ]
+        )
+
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for method, matrix in scores.items():
+        _seed_global(seed)
+        points, intervals = rly.get_interval_estimates(
+            {method: np.asarray(matrix, dtype=float)}, func, reps=reps, confidence_interval_size=confidence
+        )
+        out[method] = {
+            name: (float(points[method][i]), float(intervals[method][0, i]), float(intervals[method][1, i]))
+            for i, name in enumerate(METRIC_NAMES)
+        }
+    return out
+
+
+def iqm_interval(
+    scores: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[float, float, float]]:
+    """IQM with its stratified-bootstrap CI for each method (rliable).
+
+    :param scores: method → ``(num_runs, num_tasks)`` scores
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before each method's bootstrap
+    :param confidence: CI coverage
+    :return: method → ``(point, low, high)``
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    out = {}
+    for method, matrix in scores.items():
+        _seed_global(seed)
+        points, intervals = rly.get_interval_estimates(
+            {method: np.asarray(matrix, dtype=float)},
+            lambda x: np.array([metrics.aggregate_iqm(x)]),
+            reps=reps,
+            confidence_interval_size=confidence,
+        )
+        out[method] = (float(points[method][0]), float(intervals[method][0, 0]), float(intervals[method][1, 0]))
+    return out
+
+
+def probability_of_improvement(
+    scores: Mapping[str, np.ndarray], baseline: str, reps: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[float, float, float]]:
+    """P(X > baseline) for every other method X, with stratified independent-bootstrap CIs (rliable).
+
+    Both matrices must cover the same tasks in the same order (pass the baseline restricted to X's tasks
+    through ``scores`` by calling once per task set, as :func:`build_scores` does).
+
+    :param scores: method → ``(num_runs, num_tasks)`` scores; must contain ``baseline``
+    :param baseline: the reference method
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before each pair's bootstrap
+    :param confidence: CI coverage
+    :return: method → ``(point, low, high)`` (the baseline itself is omitted)
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    base = np.asarray(scores[baseline], dtype=float)
+    out = {}
+    for method, matrix in scores.items():
+        if method == baseline:
+            continue
+        pair = f"{method},{baseline}"
+        _seed_global(seed)
+        points, intervals = rly.get_interval_estimates(
+            {pair: [np.asarray(matrix, dtype=float), base]},
+            lambda x, y: np.array([metrics.probability_of_improvement(x, y)]),
+            reps=reps,
+            confidence_interval_size=confidence,
+        )
+        out[method] = (float(points[pair][0]), float(intervals[pair][0, 0]), float(intervals[pair][1, 0]))
+    return out
+
+
+def performance_profiles(
+    scores: Mapping[str, np.ndarray], taus: np.ndarray, reps: int = 2000, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Score distributions (fraction of runs with normalised score > τ) with bootstrap CIs (rliable).
+
+    :param scores: method → ``(num_runs, num_tasks)`` scores
+    :param taus: thresholds
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before each method's bootstrap
+    :return: method → ``(profile (len(taus),), ci (2, len(taus)))``
+    """
+    from rliable import library as rly
+
+    out = {}
+    for method, matrix in scores.items():
+        _seed_global(seed)
+        profiles, cis = rly.create_performance_profile({method: np.asarray(matrix, dtype=float)}, taus, reps=reps)
+        out[method] = (np.asarray(profiles[method]), np.asarray(cis[method]))
+    return out
+
+
+def sample_efficiency(
+    curves: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """IQM of normalised scores at each evaluation point, with stratified-bootstrap CIs (rliable).
+
+    :param curves: method → ``(num_runs, num_tasks, num_points)`` normalised scores
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before each method's bootstrap
+    :param confidence: CI coverage
+    :return: method → ``(iqm (num_points,), ci (2, num_points))``
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    out = {}
+    for method, array in curves.items():
+        array = np.asarray(array, dtype=float)
+
+        def func(x: np.ndarray) -> np.ndarray:
+            return np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])])
+
+        _seed_global(seed)
+        points, intervals = rly.get_interval_estimates({method: array}, func, reps=reps, confidence_interval_size=confidence)
+        out[method] = (np.asarray(points[method]), np.asarray(intervals[method]))
+    return out
+
+
+def final_score_gain(
+    method_final: np.ndarray, baseline_final: np.ndarray, random_returns: Sequence[float | None]
+) -> np.ndarray:
+    """Per-task final-score gain over the baseline (see the module docstring).
+
+    :param method_final: ``(runs_m, tasks)`` raw final returns of the method
+    :param baseline_final: ``(runs_b, tasks)`` raw final returns of the baseline
+    :param random_returns: random-policy return per task (``None``: use 0, i.e. the paper's formula)
+    :return: ``(tasks,)`` gains (``nan`` where the baseline does not beat random)
+    """
+    m = np.mean(np.asarray(method_final, dtype=float), axis=0)
+    b = np.mean(np.asarray(baseline_final, dtype=float), axis=0)
+    r = np.array([0.0 if x is None else x for x in random_returns], dtype=float)
+    denom = np.abs(b - r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, (m - b) / denom, np.nan)
+
+
+def steps_to_reach(steps: np.ndarray, mean_curve: np.ndarray, target: float, budget: int) -> float | None:
+    """Fraction of the budget at which a mean learning curve first reaches ``target``.
+
+    :param steps: ``(points,)`` evaluation steps
+    :param mean_curve: ``(points,)`` mean return over seeds at those steps
+    :param target: the baseline's mean final return
+    :param budget: the run budget
+    :return: ``step / budget`` of the first point ≥ target, or ``None`` if never reached
+    """
+    reached = np.nonzero(np.asarray(mean_curve, dtype=float) >= target)[0]
+    if reached.size == 0:
+        return None
+    return float(np.asarray(steps)[reached[0]] / budget)
+
+
+# ----------------------------------------------------------------------------------------------------
+# From records to matrices and the full score summary
+
+
+@dataclass
+class MethodScores:
+    """One method's data over its tasks."""
+
+    tasks: list[str]
+    seeds: list[int]
+    """seeds (rows) complete on every task"""
+    final_raw: np.ndarray
+    """(runs, tasks) raw final returns"""
+    final: np.ndarray
+    """(runs, tasks) normalised final scores"""
+    auc: np.ndarray
+    """(runs, tasks) mean normalised score over the learning curve"""
+    curve_raw: dict[str, tuple[np.ndarray, np.ndarray]]
+    """task → (steps, (runs, points) raw curve)"""
+    dropped: list[str] = field(default_factory=list)
+    """run ids left out of the matrices and why"""
+
+
+@dataclass
+class ScoreData:
+    """Normalised matrices of every method and what went into them."""
+
+    methods: dict[str, MethodScores]
+    tasks: list[str]
+    budgets: dict[str, int]
+    normalisation: dict[str, dict[str, Any]]
+    failures: list[dict[str, Any]]
+    missing: list[str]
+
+
+def build_matrices(
+    records: Sequence[RunRecord],
+    methods: Mapping[str, Sequence[str]],
+    seeds: Sequence[int],
+    reference: Mapping[str, tuple[float, float] | None],
+    failed_as: str = "exclude",
+) -> ScoreData:
+    """Arrange records into per-method score matrices.
+
+    A seed is a row of a method's matrix only if it has a usable record on every task of the method.
+    Failed runs are left out (``failed_as="exclude"``) or scored as the random policy
+    (``failed_as="random"``: normalised score 0 at every point of the curve).
+
+    :param records: the suite's records
+    :param methods: method label → its tasks, in suite order
+    :param seeds: the suite's seeds
+    :param reference: task → (random, reference) returns, or ``None`` to keep raw returns for that task
+    :param failed_as: ``"exclude"`` or ``"random"``
+    :return: matrices and bookkeeping
+    """
+    if failed_as not in ("exclude", "random"):
+        raise ValueError(f"failed_as must be 'exclude' or 'random', got {failed_as!r}")
+    by_key = {(r.method, r.task, r.seed): r for r in records}
+    all_tasks: list[str] = []
+    for tasks in methods.values():
+        all_tasks.extend(t for t in tasks if t not in all_tasks)
+    budgets: dict[str, int] = {}
+    for r in records:
+        budgets.setdefault(r.task, r.budget)
+    failures = [
+        {
+            "run": f"{r.method}/{r.task}/seed-{r.seed}",
+            "reason": r.failure.reason if r.failure else "",
+            "step": r.failure.step if r.failure else 0,
+        }
+        for r in records
+        if not r.ok
+    ]
+    missing: list[str] = []
+    out: dict[str, MethodScores] = {}
+    for method, tasks in methods.items():
+        rows_raw, rows_auc, used, dropped = [], [], [], []
+        curve_rows: dict[str, list[np.ndarray]] = {t: [] for t in tasks}
+        curve_steps: dict[str, np.ndarray] = {}
+        for seed in seeds:
+            row, auc_row, curves, ok_row = [], [], {}, True
+            for task in tasks:
+                rec = by_key.get((method, task, seed))
+                run_id = f"{method}/{task}/seed-{seed}"
+                if rec is None:
+                    missing.append(run_id)
+                    dropped.append(f"{run_id}: no record")
+                    ok_row = False
+                    continue
+                ref = reference.get(task)
+                if rec.ok:
+                    assert rec.final is not None
+                    row.append(rec.final.return_mean)
+                    steps = np.asarray(rec.curve.steps)
+                    curve = np.asarray(rec.curve.return_mean, dtype=float)
+                elif failed_as == "random" and ref is not None:
+                    row.append(ref[0])
+                    steps = np.asarray(eval_steps_of(rec))
+                    curve = np.full(len(steps), ref[0])
+                else:
+                    dropped.append(f"{run_id}: failed ({rec.failure.reason if rec.failure else '?'})")
+                    ok_row = False
+                    continue
+                if task in curve_steps and not np.array_equal(curve_steps[task], steps):
+                    dropped.append(f"{run_id}: evaluation steps differ from the other seeds")
+                    ok_row = False
+                    continue
+                curve_steps.setdefault(task, steps)
+                curves[task] = curve
+                norm_curve = normalise(curve, *ref) if ref is not None else curve
+                auc_row.append(float(np.mean(norm_curve)))
+            if ok_row:
+                used.append(seed)
+                rows_raw.append(row)
+                rows_auc.append(auc_row)
+                for task in tasks:
+                    curve_rows[task].append(curves[task])
+        final_raw = np.asarray(rows_raw, dtype=float).reshape(len(used), len(tasks))
+        final = final_raw.copy()
+        for j, task in enumerate(tasks):
+            ref = reference.get(task)
+            if ref is not None:
+                final[:, j] = normalise(final_raw[:, j], *ref)
+        out[method] = MethodScores(
+            tasks=list(tasks),
+            seeds=used,
+            final_raw=final_raw,
+            final=final,
+            auc=np.asarray(rows_auc, dtype=float).reshape(len(used), len(tasks)),
+            curve_raw={t: (curve_steps.get(t, np.zeros(0, dtype=int)), np.asarray(curve_rows[t], dtype=float)) for t in tasks},
+            dropped=dropped,
+        )
+    normalisation = {
+        t: (
+            {"random": reference[t][0], "reference": reference[t][1], "normalised": True}  # type: ignore[index]
+            if reference.get(t) is not None
+            else {"random": None, "reference": None, "normalised": False}
+        )
+        for t in all_tasks
+    }
+    return ScoreData(
+        methods=out, tasks=all_tasks, budgets=budgets, normalisation=normalisation, failures=failures, missing=missing
+    )
+
+
+def eval_steps_of(record: RunRecord) -> list[int]:
+    """The evaluation steps a record's run was scheduled for (its full curve, even if it failed early).
+
+    :param record: a record
+    """
+    from hyperbench.bench.runner import eval_points
+
+    return eval_points(record.budget, record.eval_frequency)
+
+
+def _curve_tensor(ms: MethodScores, reference: Mapping[str, tuple[float, float] | None]) -> tuple[np.ndarray, str, np.ndarray]:
+    """(runs, tasks, points) normalised curves; x in steps if every task shares them, else budget fractions."""
+    steps = [ms.curve_raw[t][0] for t in ms.tasks]
+    same = all(np.array_equal(steps[0], s) for s in steps)
+    if same:
+        x, unit = np.asarray(steps[0], dtype=float), "steps"
+    else:
+        n = min(len(s) for s in steps)
+        x, unit = np.linspace(0, 1, n + 1)[1:], "fraction of budget"
+    runs = len(ms.seeds)
+    out = np.zeros((runs, len(ms.tasks), len(x)))
+    for j, task in enumerate(ms.tasks):
+        s, raw = ms.curve_raw[task]
+        ref = reference.get(task)
+        norm = normalise(raw, *ref) if ref is not None else raw
+        for i in range(runs):
+            out[i, j] = norm[i] if same else np.interp(x, s / s[-1], norm[i])
+    return out, unit, x
+
+
+def _triple(t: tuple[float, float, float]) -> dict[str, Any]:
+    return {"point": _num(t[0]), "ci": [_num(t[1]), _num(t[2])]}
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def build_scores(
+    records: Sequence[RunRecord],
+    methods: Mapping[str, Sequence[str]],
+    seeds: Sequence[int],
+    baseline: str,
+    reference: Mapping[str, tuple[float, float] | None],
+    reps: int = 2000,
+    seed: int = 0,
+    failed_as: str = "exclude",
+    taus: np.ndarray | None = None,
+) -> tuple[dict[str, Any], ScoreData, dict[str, Any]]:
+    """Everything a report shows, as JSON-able data (``scores.json``), plus the arrays the plots need.
+
+    :param records: the suite's records
+    :param methods: method label → its tasks
+    :param seeds: the suite's seeds
+    :param baseline: baseline method label
+    :param reference: task → (random, reference) returns or ``None``
+    :param reps: bootstrap replications
+    :param seed: bootstrap seed
+    :param failed_as: how failed runs enter the matrices (see :func:`build_matrices`)
+    :param taus: thresholds of the performance profiles (default: 0…max score, 81 points)
+    :return: ``(scores_json, score_data, plot_data)``
+    """
+    data = build_matrices(records, methods, seeds, reference, failed_as)
+    usable = {m: ms for m, ms in data.methods.items() if len(ms.seeds) > 0}
+    finals = {m: ms.final for m, ms in usable.items()}
+    aggregates = aggregate_intervals(finals, reps=reps, seed=seed) if finals else {}
+    auc = iqm_interval({m: ms.auc for m, ms in usable.items()}, reps=reps, seed=seed) if usable else {}
+
+    poi: dict[str, tuple[float, float, float]] = {}
+    gains: dict[str, dict[str, Any]] = {}
+    steps_frac: dict[str, dict[str, Any]] = {}
+    base = usable.get(baseline)
+    if base is not None:
+        for m, ms in usable.items():
+            cols = [base.tasks.index(t) for t in ms.tasks]
+            if m != baseline:
+                poi.update(
+                    probability_of_improvement({m: ms.final, baseline: base.final[:, cols]}, baseline, reps=reps, seed=seed)
+                )
+            randoms = [None if reference.get(t) is None else reference[t][0] for t in ms.tasks]  # type: ignore[index]
+            g = final_score_gain(ms.final_raw, base.final_raw[:, cols], randoms)
+            gains[m] = {
+                "mean": _num(np.nanmean(g)) if np.isfinite(g).any() else None,
+                "per_task": dict(zip(ms.tasks, map(_num, g))),
+            }
+            per_task: dict[str, float | None] = {}
+            for t in ms.tasks:
+                target = float(np.mean(base.final_raw[:, base.tasks.index(t)]))
+                steps, raw = ms.curve_raw[t]
+                per_task[t] = steps_to_reach(steps, raw.mean(axis=0), target, data.budgets[t]) if raw.size else None
+            reached = [v for v in per_task.values() if v is not None]
+            steps_frac[m] = {
+                "per_task": per_task,
+                "mean_where_reached": _num(np.mean(reached)) if reached else None,
+                "reached": len(reached),
+                "tasks": len(per_task),
+            }
+
+    if taus is None:
+        top = max([float(np.max(ms.final)) for ms in usable.values()] + [1.0])
+        taus = np.linspace(0.0, top, 81)
+    profiles = performance_profiles(finals, taus, reps=reps, seed=seed) if finals else {}
+    curves, units, xs = {}, {}, {}
+    for m, ms in usable.items():
+        curves[m], units[m], xs[m] = _curve_tensor(ms, reference)
+    efficiency = sample_efficiency(curves, reps=reps, seed=seed) if curves else {}
+
+    compute = {"wall_h": sum(r.timing.wall_s for r in records) / 3600, "cpu_h": sum(r.timing.cpu_s for r in records) / 3600}
+    scores: dict[str, Any] = {
+        "baseline": baseline,
+        "bootstrap": {"reps": reps, "seed": seed, "confidence": 0.95, "failed_as": failed_as},
+        "tasks": data.tasks,
+        "normalisation": data.normalisation,
+        "methods": {},
+        "profiles": {"taus": [float(t) for t in taus], "methods": {}},
+        "sample_efficiency": {"methods": {}},
+        "failures": data.failures,
+        "missing": data.missing,
+        "compute": compute,
+    }
+    for m, ms in data.methods.items():
+        task_rows: dict[str, dict[str, Any]] = {}
+        for j, t in enumerate(ms.tasks):
+            col = ms.final_raw[:, j] if len(ms.seeds) else np.zeros(0)
+            task_rows[t] = {
+                "final_return_mean": _num(col.mean()) if col.size else None,
+                "final_return_std": _num(col.std()) if col.size else None,
+                "normalised_mean": _num(ms.final[:, j].mean()) if col.size else None,
+                "auc_normalised_mean": _num(ms.auc[:, j].mean()) if col.size else None,
+                "runs": int(col.size),
+            }
+        entry: dict[str, Any] = {
+            "tasks": ms.tasks,
+            "seeds_used": ms.seeds,
+            "runs_used": len(ms.seeds) * len(ms.tasks),
+            "dropped": ms.dropped,
+            "aggregates": {k: _triple(v) for k, v in aggregates.get(m, {}).items()},
+            "auc_iqm": _triple(auc[m]) if m in auc else None,
+            "probability_of_improvement": _triple(poi[m]) if m in poi else None,
+            "final_score_gain": gains.get(m),
+            "steps_to_baseline_final": steps_frac.get(m),
+            "per_task": task_rows,
+        }
+        scores["methods"][m] = entry
+        if m in profiles:
+            scores["profiles"]["methods"][m] = {"profile": profiles[m][0].tolist(), "ci": profiles[m][1].tolist()}
+        if m in efficiency:
+            scores["sample_efficiency"]["methods"][m] = {
+                "x": xs[m].tolist(),
+                "x_unit": units[m],
+                "iqm": efficiency[m][0].tolist(),
+                "ci": efficiency[m][1].tolist(),
+            }
+    plot_data = {
+        "aggregates": aggregates,
+        "poi": poi,
+        "profiles": profiles,
+        "taus": taus,
+        "efficiency": efficiency,
+        "efficiency_x": xs,
+        "efficiency_unit": units,
+    }
+    return scores, data, plot_data

@@ -1,0 +1,678 @@
+"""Suite files: YAML → validated, frozen dataclasses → the grid of runs.
+
+A suite names methods × tasks × seeds, the training budget and the evaluation protocol::
+
+    name: mini-rl                 # lowercase letters, digits, '-', '_'
+    version: 1                    # bump on any change of protocol
+    description: one paragraph    # optional
+    baseline: td3-mlp             # label of one of the methods below (comparisons are against it)
+    seeds: 5                      # a count (seeds 0..4) or an explicit list [0, 1, 2]
+    budget: 20000                 # environment steps per run
+    eval:
+      frequency: 2000             # evaluate every N environment steps (and always at the end)
+      episodes: 5                 # evaluation episodes (per held-out task for task families)
+      max_tasks: null             # task families: evaluate on the first N test tasks only (optional)
+    config:                       # optional: overrides for every method that has these settings
+      learning_starts: 1000
+    methods:                      # registry names, or labelled variants with their own overrides
+      - td3-mlp
+      - name: td3-sa-hyper-lite   # the label used in records and reports
+        method: td3-sa-hyper      # the registry name (defaults to the label)
+        config: {preset: lite}    # overrides of the method's defaults (plain values only)
+        tasks: [Hopper-v5]        # optional: run this method only on these tasks
+    tasks:                        # Gymnasium ids, optionally with per-task settings
+      - InvertedDoublePendulum-v5
+      - name: Hopper-v5
+        budget: 30000             # per-task budget
+        eval: {frequency: 3000}   # per-task evaluation settings (merged into the suite's)
+        config: {learning_starts: 5000}   # per-task overrides for every method that has the setting
+        env_kwargs: {}            # extra gym.make keyword arguments
+        reference: [-20.0, 3500.0]        # optional (random, reference) returns for tasks missing from
+                                          # hyperbench.envs.reference (used only for normalisation)
+
+A method's configuration resolves as: registry defaults ← suite ``config`` ← task ``config`` ← method
+``config`` (later wins). Overrides are plain YAML values checked against the type of the default;
+nothing in a suite is ever evaluated as code. Every problem in a file is reported at once, unknown names
+with the closest valid ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from hyperbench.bench._io import content_hash
+from hyperbench.bench.registry import UnknownMethodError, _freeze, _is_plain, check_override, get_method, thaw
+from hyperbench.bench.tasks import UnknownTaskError, resolve_task
+
+__all__ = [
+    "EvalProtocol",
+    "MethodEntry",
+    "RunSpec",
+    "Suite",
+    "SuiteError",
+    "TaskEntry",
+    "available_suites",
+    "find_suite_file",
+    "load_suite",
+    "parse_suite",
+]
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_TOP_KEYS = ("name", "version", "description", "baseline", "seeds", "budget", "eval", "config", "methods", "tasks")
+_REQUIRED_TOP = ("name", "version", "baseline", "seeds", "budget", "eval", "methods", "tasks")
+_EVAL_KEYS = ("frequency", "episodes", "max_tasks")
+_METHOD_KEYS = ("name", "method", "config", "tasks")
+_TASK_KEYS = ("name", "budget", "eval", "config", "env_kwargs", "reference")
+
+
+class SuiteError(ValueError):
+    """A suite file that does not validate; the message lists every problem found."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid suite {source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    """How a run is evaluated."""
+
+    frequency: int
+    """evaluate every ``frequency`` environment steps (and at the end of the budget)"""
+    episodes: int
+    """evaluation episodes (per held-out task for task families)"""
+    max_tasks: int | None = None
+    """task families: only the first ``max_tasks`` test tasks (``None``: all)"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form."""
+        return {"frequency": self.frequency, "episodes": self.episodes, "max_tasks": self.max_tasks}
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A method as the suite uses it."""
+
+    name: str
+    """label in records and reports"""
+    method: str
+    """registry name"""
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """overrides of the method's defaults"""
+    tasks: tuple[str, ...] | None = None
+    """restrict the method to these tasks (``None``: every task of the suite)"""
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """A task as the suite uses it."""
+
+    name: str
+    """Gymnasium id"""
+    budget: int | None = None
+    """per-task budget (``None``: the suite's)"""
+    eval: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """per-task evaluation settings, merged into the suite's"""
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """overrides for every method that has these settings"""
+    env_kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """extra ``gym.make`` keyword arguments"""
+    reference: tuple[float, float] | None = None
+    """(random, reference) returns used for normalisation when the reference table lacks this task"""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the grid: everything a worker needs, in plain values (picklable, JSON-able)."""
+
+    suite_name: str
+    suite_version: int
+    suite_hash: str
+    method: str
+    method_id: str
+    task: str
+    seed: int
+    budget: int
+    eval: EvalProtocol
+    config: Mapping[str, Any]
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """``method/task/seed-N``, unique within a suite."""
+        return f"{self.method}/{self.task}/seed-{self.seed}"
+
+    def protocol(self) -> dict[str, Any]:
+        """The parts of the spec that define the experiment (hashed into ``config_hash``)."""
+        return {
+            "method_id": self.method_id,
+            "task": self.task,
+            "seed": self.seed,
+            "budget": self.budget,
+            "eval": self.eval.to_dict(),
+            "config": thaw(self.config),
+            "env_kwargs": thaw(self.env_kwargs),
+        }
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of :meth:`protocol`: two specs with the same hash run the same experiment."""
+        return content_hash(self.protocol())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form (for Ray and for the record's ``config``)."""
+        return {
+            "suite_name": self.suite_name,
+            "suite_version": self.suite_version,
+            "suite_hash": self.suite_hash,
+            "method": self.method,
+            "method_id": self.method_id,
+            "task": self.task,
+            "seed": self.seed,
+            "budget": self.budget,
+            "eval": self.eval.to_dict(),
+            "config": thaw(self.config),
+            "env_kwargs": thaw(self.env_kwargs),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """Inverse of :meth:`to_dict`.
+
+        :param data: plain form
+        :return: the spec
+        """
+        return cls(
+            suite_name=data["suite_name"],
+            suite_version=data["suite_version"],
+            suite_hash=data["suite_hash"],
+            method=data["method"],
+            method_id=data["method_id"],
+            task=data["task"],
+            seed=data["seed"],
+            budget=data["budget"],
+            eval=EvalProtocol(**data["eval"]),
+            config=dict(data["config"]),
+            env_kwargs=dict(data.get("env_kwargs", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite (build it with :func:`load_suite` or :func:`parse_suite`)."""
+
+    name: str
+    version: int
+    baseline: str
+    methods: tuple[MethodEntry, ...]
+    tasks: tuple[TaskEntry, ...]
+    seeds: tuple[int, ...]
+    budget: int
+    eval: EvalProtocol
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    description: str = ""
+    source: str | None = None
+    """the file it was read from (not part of the hash)"""
+
+    @property
+    def method_names(self) -> tuple[str, ...]:
+        """Method labels in suite order."""
+        return tuple(m.name for m in self.methods)
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """Task names in suite order."""
+        return tuple(t.name for t in self.tasks)
+
+    def method(self, name: str) -> MethodEntry:
+        """The entry labelled ``name``.
+
+        :param name: method label
+        """
+        for m in self.methods:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def task(self, name: str) -> TaskEntry:
+        """The entry for task ``name``.
+
+        :param name: task name
+        """
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def tasks_of(self, method: str) -> tuple[str, ...]:
+        """Tasks the method runs on.
+
+        :param method: method label
+        """
+        entry = self.method(method)
+        return self.task_names if entry.tasks is None else tuple(t for t in self.task_names if t in entry.tasks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical plain form of the validated suite (what :attr:`hash` covers, plus the description)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "baseline": self.baseline,
+            "seeds": list(self.seeds),
+            "budget": self.budget,
+            "eval": self.eval.to_dict(),
+            "config": thaw(self.config),
+            "methods": [
+                {
+                    "name": m.name,
+                    "method": m.method,
+                    "config": thaw(m.config),
+                    "tasks": None if m.tasks is None else list(m.tasks),
+                }
+                for m in self.methods
+            ],
+            "tasks": [
+                {
+                    "name": t.name,
+                    "budget": t.budget,
+                    "eval": thaw(t.eval),
+                    "config": thaw(t.config),
+                    "env_kwargs": thaw(t.env_kwargs),
+                    "reference": None if t.reference is None else list(t.reference),
+                }
+                for t in self.tasks
+            ],
+        }
+
+    @property
+    def hash(self) -> str:
+        """Content hash of the validated suite (comments, key order and the description do not count)."""
+        data = self.to_dict()
+        data.pop("description")
+        return content_hash(data)
+
+    def resolved_config(self, method: str, task: str) -> dict[str, Any]:
+        """The configuration ``method`` runs with on ``task``: defaults ← suite ← task ← method overrides.
+
+        :param method: method label
+        :param task: task name
+        :return: plain dict
+        """
+        entry = self.method(method)
+        defaults = get_method(entry.method).defaults
+        cfg = thaw(defaults)
+        for layer in (self.config, self.task(task).config, entry.config):
+            for key, value in layer.items():
+                if key in defaults:
+                    cfg[key] = thaw(value)
+        return cfg
+
+    def run_spec(self, method: str, task: str, seed: int) -> RunSpec:
+        """The spec of one run.
+
+        :param method: method label
+        :param task: task name
+        :param seed: seed
+        """
+        t = self.task(task)
+        ev = {**self.eval.to_dict(), **thaw(t.eval)}
+        return RunSpec(
+            suite_name=self.name,
+            suite_version=self.version,
+            suite_hash=self.hash,
+            method=method,
+            method_id=self.method(method).method,
+            task=task,
+            seed=seed,
+            budget=t.budget if t.budget is not None else self.budget,
+            eval=EvalProtocol(**ev),
+            config=self.resolved_config(method, task),
+            env_kwargs=thaw(t.env_kwargs),
+        )
+
+    def grid(self) -> list[RunSpec]:
+        """Every run of the suite, ordered seed-major (all first seeds, then all second seeds…).
+
+        Seed-major order means an interrupted suite has the most complete picture so far.
+        """
+        return [
+            self.run_spec(m.name, task, seed)
+            for seed in self.seeds
+            for task in self.task_names
+            for m in self.methods
+            if task in self.tasks_of(m.name)
+        ]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def _repo_suites_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "suites"
+
+
+def _search_dirs() -> list[Path]:
+    dirs = [Path.cwd() / "suites", _repo_suites_dir()]
+    extra = os.environ.get("HYPERBENCH_SUITES")
+    if extra:
+        dirs = [Path(p) for p in extra.split(os.pathsep) if p] + dirs
+    seen: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
+            seen.append(d)
+    return seen
+
+
+def available_suites() -> dict[str, Path]:
+    """Suite files found by name: ``$HYPERBENCH_SUITES``, ``./suites``, then the repository's ``suites/``.
+
+    :return: name → path
+    """
+    found: dict[str, Path] = {}
+    for d in _search_dirs():
+        for path in sorted(d.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def find_suite_file(name_or_path: str | os.PathLike[str]) -> Path:
+    """Resolve a suite argument: an existing file, or the name of a shipped suite (``smoke``).
+
+    :param name_or_path: path or name
+    :return: the file
+    :raises FileNotFoundError: listing the suites that can be named
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    suites = available_suites()
+    key = path.stem if path.suffix in (".yaml", ".yml") else str(name_or_path)
+    if key in suites and (path.parent == Path(".") or not path.parent.exists()):
+        return suites[key]
+    close = difflib.get_close_matches(key, list(suites), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise FileNotFoundError(
+        f"no suite file {str(name_or_path)!r}{hint} Known suites: {', '.join(sorted(suites)) or '(none found)'}"
+    )
+
+
+def load_suite(name_or_path: str | os.PathLike[str]) -> Suite:
+    """Read and validate a suite file.
+
+    :param name_or_path: a YAML file, or the name of a shipped suite
+    :return: the validated suite
+    :raises SuiteError: listing every problem found
+    """
+    path = find_suite_file(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SuiteError(str(path), [f"not valid YAML: {exc}"]) from exc
+    return parse_suite(data, source=str(path))
+
+
+def _closest(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.5)
+    if close:
+        return f"; did you mean {', '.join(repr(c) for c in close)}?"
+    return f"; valid: {', '.join(options)}" if len(options) <= 12 else ""
+
+
+def _unknown_keys(data: Mapping[str, Any], valid: Sequence[str], where: str, problems: list[str]) -> None:
+    for key in data:
+        if key not in valid:
+            problems.append(f"{where}: unknown key {key!r}{_closest(str(key), valid)}")
+
+
+def _int(value: Any, where: str, problems: list[str], minimum: int = 0) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{where} must be an integer, got {value!r}")
+        return None
+    if value < minimum:
+        problems.append(f"{where} must be ≥ {minimum}, got {value}")
+        return None
+    return value
+
+
+def _mapping(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(f"{where} must be a mapping, got {type(value).__name__}")
+        return {}
+    if not _is_plain(value):
+        problems.append(f"{where} must contain only plain values (numbers, strings, lists, mappings)")
+        return {}
+    return dict(value)
+
+
+def _parse_eval(value: Any, where: str, problems: list[str], partial: bool) -> dict[str, Any]:
+    ev = _mapping(value, where, problems)
+    _unknown_keys(ev, _EVAL_KEYS, where, problems)
+    out: dict[str, Any] = {}
+    for key in ("frequency", "episodes"):
+        if key in ev:
+            v = _int(ev[key], f"{where}.{key}", problems, minimum=1)
+            if v is not None:
+                out[key] = v
+        elif not partial:
+            problems.append(f"{where}: missing {key!r}")
+    if ev.get("max_tasks") is not None:
+        v = _int(ev["max_tasks"], f"{where}.max_tasks", problems, minimum=1)
+        if v is not None:
+            out["max_tasks"] = v
+    elif "max_tasks" in ev or not partial:
+        out["max_tasks"] = None
+    return out
+
+
+def parse_suite(data: Any, source: str = "<suite>") -> Suite:
+    """Validate decoded YAML into a :class:`Suite`.
+
+    :param data: the mapping ``yaml.safe_load`` returned
+    :param source: where it came from, for messages
+    :return: the validated suite
+    :raises SuiteError: listing every problem found
+    """
+    problems: list[str] = []
+    if not isinstance(data, Mapping):
+        raise SuiteError(source, [f"the file must contain a mapping, got {type(data).__name__}"])
+    _unknown_keys(data, _TOP_KEYS, "suite", problems)
+    for key in _REQUIRED_TOP:
+        if key not in data:
+            problems.append(f"suite: missing required key {key!r}")
+
+    name = data.get("name", "")
+    if "name" in data and (not isinstance(name, str) or not _NAME_RE.match(name)):
+        problems.append(f"name {name!r} must be lowercase letters, digits, '.', '-', '_'")
+    version = _int(data.get("version", 1), "version", problems, minimum=1) or 1
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        problems.append("description must be a string")
+        description = ""
+    budget = _int(data.get("budget", 1), "budget", problems, minimum=1) or 1
+
+    seeds_raw = data.get("seeds", 1)
+    seeds: tuple[int, ...] = ()
+    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        if seeds_raw < 1:
+            problems.append(f"seeds: a count must be ≥ 1, got {seeds_raw}")
+        seeds = tuple(range(max(seeds_raw, 0)))
+    elif isinstance(seeds_raw, list) and seeds_raw:
+        checked = [_int(s, f"seeds[{i}]", problems) for i, s in enumerate(seeds_raw)]
+        seeds = tuple(s for s in checked if s is not None)
+        if len(set(seeds)) != len(seeds):
+            problems.append(f"seeds contain duplicates: {list(seeds_raw)}")
+    else:
+        problems.append(f"seeds must be a count or a non-empty list of integers, got {seeds_raw!r}")
+
+    ev = _parse_eval(data.get("eval"), "eval", problems, partial=False)
+    eval_protocol = EvalProtocol(
+        frequency=ev.get("frequency", 1), episodes=ev.get("episodes", 1), max_tasks=ev.get("max_tasks")
+    )
+    suite_config = _mapping(data.get("config"), "config", problems)
+
+    # ---- tasks
+    tasks: list[TaskEntry] = []
+    raw_tasks = data.get("tasks", [])
+    if not isinstance(raw_tasks, list) or not raw_tasks:
+        problems.append("tasks must be a non-empty list")
+        raw_tasks = []
+    handles = {}
+    for i, raw in enumerate(raw_tasks):
+        where = f"tasks[{i}]"
+        entry = {"name": raw} if isinstance(raw, str) else _mapping(raw, where, problems)
+        _unknown_keys(entry, _TASK_KEYS, where, problems)
+        tname = entry.get("name")
+        if not isinstance(tname, str):
+            problems.append(f"{where}: 'name' (a Gymnasium id) is required")
+            continue
+        where = f"task {tname!r}"
+        if tname in [t.name for t in tasks]:
+            problems.append(f"{where} is listed twice")
+            continue
+        env_kwargs = _mapping(entry.get("env_kwargs"), f"{where}.env_kwargs", problems)
+        try:
+            handles[tname] = resolve_task(tname, env_kwargs)
+        except UnknownTaskError as exc:
+            problems.append(str(exc))
+        tbudget = None if entry.get("budget") is None else _int(entry["budget"], f"{where}.budget", problems, minimum=1)
+        tev = _parse_eval(entry.get("eval"), f"{where}.eval", problems, partial=True)
+        reference = entry.get("reference")
+        ref: tuple[float, float] | None = None
+        if reference is not None:
+            if (
+                not isinstance(reference, list)
+                or len(reference) != 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in reference)
+                or reference[0] == reference[1]
+            ):
+                problems.append(f"{where}.reference must be [random_return, reference_return] (two different numbers)")
+            else:
+                ref = (float(reference[0]), float(reference[1]))
+        tasks.append(
+            TaskEntry(
+                name=tname,
+                budget=tbudget,
+                eval=_freeze(tev),
+                config=_freeze(_mapping(entry.get("config"), f"{where}.config", problems)),
+                env_kwargs=_freeze(env_kwargs),
+                reference=ref,
+            )
+        )
+    task_names = [t.name for t in tasks]
+
+    # ---- methods
+    methods: list[MethodEntry] = []
+    raw_methods = data.get("methods", [])
+    if not isinstance(raw_methods, list) or not raw_methods:
+        problems.append("methods must be a non-empty list")
+        raw_methods = []
+    for i, raw in enumerate(raw_methods):
+        where = f"methods[{i}]"
+        entry = {"name": raw} if isinstance(raw, str) else _mapping(raw, where, problems)
+        _unknown_keys(entry, _METHOD_KEYS, where, problems)
+        label = entry.get("name", entry.get("method"))
+        if not isinstance(label, str) or not _NAME_RE.match(label):
+            problems.append(f"{where}: 'name' must be a lowercase label, got {label!r}")
+            continue
+        registry_name = entry.get("method", label)
+        where = f"method {label!r}"
+        if label in [m.name for m in methods]:
+            problems.append(f"{where} is listed twice (give variants distinct 'name' labels)")
+            continue
+        try:
+            spec = get_method(registry_name)
+        except UnknownMethodError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        mconfig = _mapping(entry.get("config"), f"{where}.config", problems)
+        for key, value in mconfig.items():
+            if key not in spec.defaults:
+                problems.append(f"{where}.config: unknown setting {key!r}{_closest(key, list(spec.defaults))}")
+            else:
+                try:
+                    check_override(registry_name, key, value, spec.defaults[key])
+                except ValueError as exc:
+                    problems.append(f"{where}.config: {exc}")
+        restrict = entry.get("tasks")
+        mtasks: tuple[str, ...] | None = None
+        if restrict is not None:
+            if not isinstance(restrict, list) or not restrict or not all(isinstance(t, str) for t in restrict):
+                problems.append(f"{where}.tasks must be a non-empty list of task names")
+            else:
+                for t in restrict:
+                    if t not in task_names:
+                        problems.append(f"{where}.tasks: {t!r} is not a task of this suite{_closest(t, task_names)}")
+                mtasks = tuple(restrict)
+        if spec.needs_family:
+            for t in mtasks if mtasks is not None else task_names:
+                if t in handles and not handles[t].is_family:
+                    problems.append(
+                        f"{where} ({registry_name}) needs a task family (hyperbench/… id) but {t!r} is a single task; "
+                        "restrict it with 'tasks: [...]'"
+                    )
+        methods.append(MethodEntry(name=label, method=registry_name, config=_freeze(mconfig), tasks=mtasks))
+    method_names = [m.name for m in methods]
+
+    # ---- overrides that apply to several methods must exist for at least one of them
+    all_keys: dict[str, list[tuple[str, Any]]] = {}
+    for m in methods:
+        for key, default in get_method(m.method).defaults.items():
+            all_keys.setdefault(key, []).append((m.method, default))
+    layers = [("config", suite_config)] + [(f"task {t.name!r}.config", t.config) for t in tasks]
+    for where, layer in layers:
+        for key, value in layer.items():
+            if key not in all_keys:
+                problems.append(
+                    f"{where}: setting {key!r} belongs to none of the suite's methods{_closest(key, sorted(all_keys))}"
+                )
+                continue
+            for registry_name, default in all_keys[key]:
+                try:
+                    check_override(registry_name, key, value, default)
+                except ValueError as exc:
+                    problems.append(f"{where}: {exc}")
+                    break
+
+    baseline = data.get("baseline")
+    if "baseline" in data and baseline not in method_names:
+        problems.append(f"baseline {baseline!r} is not one of the suite's methods{_closest(str(baseline), method_names)}")
+    for m in methods:
+        if m.name == baseline and m.tasks is not None:
+            problems.append(f"the baseline {baseline!r} must run on every task (remove its 'tasks' restriction)")
+
+    for t in tasks:
+        tb = t.budget if t.budget is not None else budget
+        freq = t.eval.get("frequency", eval_protocol.frequency)
+        if freq > tb:
+            problems.append(f"task {t.name!r}: eval frequency {freq} is larger than its budget {tb}")
+
+    if problems:
+        raise SuiteError(source, problems)
+    return Suite(
+        name=name,
+        version=version,
+        description=description.strip(),
+        baseline=str(baseline),
+        methods=tuple(methods),
+        tasks=tuple(tasks),
+        seeds=seeds,
+        budget=budget,
+        eval=eval_protocol,
+        config=_freeze(suite_config),
+        source=source,
+    )
