@@ -164,15 +164,16 @@ def plot_improvement(plot_data: Mapping[str, Any], out: Path, baseline: str) -> 
     poi = plot_data["poi"]
     if not poi:
         return None
-    pairs = {f"{m},{baseline}": np.array([v[0]]) for m, v in poi.items()}
-    cis = {f"{m},{baseline}": np.array([[v[1]], [v[2]]]) for m, v in poi.items()}
+    vs = plot_data["compared_with"]
+    pairs = {f"{m},{vs[m]}": np.array([v[0]]) for m, v in poi.items()}
+    cis = {f"{m},{vs[m]}": np.array([[v[1]], [v[2]]]) for m, v in poi.items()}
     ax = plot_utils.plot_probability_of_improvement(
         pairs, cis, figsize=(6, 0.55 * len(pairs) + 1.4), xticks=[0, 0.25, 0.5, 0.75, 1]
     )
     ax.set_xlim(0, 1)
     ax.axvline(0.5, color="grey", lw=1, ls="--")
     fig = ax.get_figure()
-    ax.set_title(f"P(method > {baseline}) with 95% CIs", fontsize=11, pad=24)
+    ax.set_title("Probability of improvement over the baseline (95% CIs)", fontsize=11, pad=24)
     return _save(fig, out / "probability_of_improvement.png")
 
 

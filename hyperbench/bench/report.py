@@ -43,6 +43,8 @@ class SuiteInfo:
     """task → (random, reference) given in the suite"""
     env_kwargs: dict[str, dict[str, Any]]
     """task → its ``env_kwargs`` (family options)"""
+    baselines: dict[str, str]
+    """method → the method it is compared with"""
     description: str = ""
 
     @classmethod
@@ -65,6 +67,7 @@ class SuiteInfo:
                 t["name"]: (float(t["reference"][0]), float(t["reference"][1])) for t in data["tasks"] if t.get("reference")
             },
             env_kwargs={t["name"]: dict(t.get("env_kwargs") or {}) for t in data["tasks"]},
+            baselines={m["name"]: m.get("baseline") or data["baseline"] for m in data["methods"]},
             description=data.get("description", ""),
         )
 
@@ -96,6 +99,7 @@ class SuiteInfo:
             tasks=sorted({r.task for r in records}),
             references={},
             env_kwargs={},
+            baselines={m: baseline for m in methods},
         )
 
 
@@ -167,7 +171,7 @@ def make_report(
         if baseline is not None:
             if baseline not in info.methods:
                 raise ValueError(f"baseline {baseline!r} is not a method of the suite: {', '.join(info.methods)}")
-            info = SuiteInfo(**{**info.__dict__, "baseline": baseline})
+            info = SuiteInfo(**{**info.__dict__, "baseline": baseline, "baselines": dict.fromkeys(info.methods, baseline)})
     else:
         info = SuiteInfo.from_records(records, baseline)
     in_grid = {(m, t, s) for m, ts in info.methods.items() for t in ts for s in info.seeds}
@@ -184,7 +188,15 @@ def make_report(
         refs[task] = value
 
     scores, data, plot_data = build_scores(
-        records, info.methods, info.seeds, info.baseline, refs, reps=reps, seed=seed, failed_as=failed_as
+        records,
+        info.methods,
+        info.seeds,
+        info.baseline,
+        refs,
+        reps=reps,
+        seed=seed,
+        failed_as=failed_as,
+        baselines=info.baselines,
     )
     n_ok = sum(r.ok for r in records)
     grid = {"expected": len(in_grid), "ok": n_ok, "failed": len(records) - n_ok, "missing": len(in_grid) - len(records)}
@@ -210,6 +222,22 @@ def _reference_name(task: str, env_kwargs: Mapping[str, Any]) -> str:
         return resolve_task(task, env_kwargs).reference_name
     except UnknownTaskError:  # e.g. a plugin's environment that is not registered in this process
         return task
+
+
+def _poi_cell(method: str, entry: Mapping[str, Any]) -> str:
+    if method == entry["baseline"]:
+        return "(baseline)"
+    return f"{_fmt_ci(entry['probability_of_improvement'])} vs `{entry['baseline']}`"
+
+
+def _own_baselines(info: SuiteInfo) -> str:
+    other = {m: b for m, b in info.baselines.items() if b != info.baseline and m != b}
+    if not other:
+        return ""
+    groups: dict[str, list[str]] = {}
+    for m, b in other.items():
+        groups.setdefault(b, []).append(m)
+    return " (" + "; ".join(f"`{b}` for " + ", ".join(f"`{m}`" for m in ms) for b, ms in groups.items()) + ")"
 
 
 def _safe_plots(data: Any, plot_data: Any, out: Path, baseline: str) -> dict[str, Path]:
@@ -240,7 +268,8 @@ def _markdown(
     comp = scores["compute"]
     add(f"- compute: {comp['cpu_h']:.2f} CPU-hours, {comp['wall_h']:.2f} run-hours (sum of per-run wall time)")
     add(
-        f"- baseline: `{info.baseline}`; bootstrap: {b['reps']} replications, seed {b['seed']}, 95% CIs; "
+        f"- baseline: `{info.baseline}`{_own_baselines(info)}; bootstrap: {b['reps']} replications, "
+        f"seed {b['seed']}, 95% CIs; "
         f"failed runs: {'excluded from the score matrices' if b['failed_as'] == 'exclude' else 'scored as the random policy'}"
     )
     add("")
@@ -282,7 +311,7 @@ def _markdown(
         add(
             f"| `{m}` | {len(e['tasks'])} × {len(e['seeds_used'])} | {_fmt_ci(a.get('iqm'))} | {_fmt_ci(a.get('mean'))} | "
             f"{_fmt_ci(a.get('median'))} | {_fmt_ci(a.get('optimality_gap'))} | {_fmt_ci(e['auc_iqm'])} | "
-            f"{'(baseline)' if m == info.baseline else _fmt_ci(e['probability_of_improvement'])} |"
+            f"{_poi_cell(m, e)} |"
         )
     if len({len(e["tasks"]) for e in methods.values()}) > 1:
         add("")
@@ -292,7 +321,7 @@ def _markdown(
         )
     add("")
 
-    add(f"## The papers' measures (against `{info.baseline}`)")
+    add("## The papers' measures (against each method's baseline)")
     add("")
     add(
         "Final-score gain = (mean final return − baseline's) / |baseline's − random return|, averaged over tasks "
@@ -301,12 +330,14 @@ def _markdown(
         "fraction of the budget (paper: 20%–70%); resolution is one evaluation period."
     )
     add("")
-    add("| method | final-score gain | steps to baseline final (mean where reached) | reached on |")
-    add("| --- | ---: | ---: | ---: |")
+    add("| method | baseline | final-score gain | steps to baseline final (mean where reached) | reached on |")
+    add("| --- | --- | ---: | ---: | ---: |")
     for m, e in methods.items():
         gain, st = e["final_score_gain"], e["steps_to_baseline_final"]
         reached = f"{st['reached']}/{st['tasks']} tasks" if st else "–"
-        add(f"| `{m}` | {_pct(gain['mean']) if gain else '–'} | {_fmt(st['mean_where_reached']) if st else '–'} | {reached} |")
+        gain_cell = _pct(gain["mean"]) if gain else "–"
+        steps_cell = _fmt(st["mean_where_reached"]) if st else "–"
+        add(f"| `{m}` | `{e['baseline']}` | {gain_cell} | {steps_cell} | {reached} |")
     add("")
 
     add("## Per task")
@@ -329,7 +360,7 @@ def _markdown(
             gain = (e["final_score_gain"] or {}).get("per_task", {}).get(task) if e["final_score_gain"] else None
             frac = (e["steps_to_baseline_final"] or {}).get("per_task", {}).get(task) if e["steps_to_baseline_final"] else None
             cell = f"{pt['final_return_mean']:.1f} ± {pt['final_return_std']:.1f}<br>norm {_fmt(pt['normalised_mean'])}"
-            if m != info.baseline:
+            if m != e["baseline"]:
                 cell += f"<br>gain {_pct(gain)}, steps {_fmt(frac) if frac is not None else 'not reached'}"
             cells.append(cell + f" (n={pt['runs']})")
         add(f"| `{task}` | " + " | ".join(cells) + " |")

@@ -460,18 +460,20 @@ def build_scores(
     seed: int = 0,
     failed_as: str = "exclude",
     taus: np.ndarray | None = None,
+    baselines: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], ScoreData, dict[str, Any]]:
     """Everything a report shows, as JSON-able data (``scores.json``), plus the arrays the plots need.
 
     :param records: the suite's records
     :param methods: method label → its tasks
     :param seeds: the suite's seeds
-    :param baseline: baseline method label
+    :param baseline: the suite's baseline method label
     :param reference: task → (random, reference) returns or ``None``
     :param reps: bootstrap replications
     :param seed: bootstrap seed
     :param failed_as: how failed runs enter the matrices (see :func:`build_matrices`)
     :param taus: thresholds of the performance profiles (default: 0…max score, 81 points)
+    :param baselines: method → the method it is compared with, where it is not ``baseline``
     :return: ``(scores_json, score_data, plot_data)``
     """
     data = build_matrices(records, methods, seeds, reference, failed_as)
@@ -483,32 +485,33 @@ def build_scores(
     poi: dict[str, tuple[float, float, float]] = {}
     gains: dict[str, dict[str, Any]] = {}
     steps_frac: dict[str, dict[str, Any]] = {}
-    base = usable.get(baseline)
-    if base is not None:
-        for m, ms in usable.items():
-            cols = [base.tasks.index(t) for t in ms.tasks]
-            if m != baseline:
-                poi.update(
-                    probability_of_improvement({m: ms.final, baseline: base.final[:, cols]}, baseline, reps=reps, seed=seed)
-                )
-            randoms = [None if reference.get(t) is None else reference[t][0] for t in ms.tasks]  # type: ignore[index]
-            g = final_score_gain(ms.final_raw, base.final_raw[:, cols], randoms)
-            gains[m] = {
-                "mean": _num(np.nanmean(g)) if np.isfinite(g).any() else None,
-                "per_task": dict(zip(ms.tasks, map(_num, g))),
-            }
-            per_task: dict[str, float | None] = {}
-            for t in ms.tasks:
-                target = float(np.mean(base.final_raw[:, base.tasks.index(t)]))
-                steps, raw = ms.curve_raw[t]
-                per_task[t] = steps_to_reach(steps, raw.mean(axis=0), target, data.budgets[t]) if raw.size else None
-            reached = [v for v in per_task.values() if v is not None]
-            steps_frac[m] = {
-                "per_task": per_task,
-                "mean_where_reached": _num(np.mean(reached)) if reached else None,
-                "reached": len(reached),
-                "tasks": len(per_task),
-            }
+    compared_with = {m: (baselines or {}).get(m) or baseline for m in data.methods}
+    for m, ms in usable.items():
+        b = compared_with[m]
+        base = usable.get(b)
+        if base is None:
+            continue
+        cols = [base.tasks.index(t) for t in ms.tasks]
+        if m != b:
+            poi.update(probability_of_improvement({m: ms.final, b: base.final[:, cols]}, b, reps=reps, seed=seed))
+        randoms = [None if reference.get(t) is None else reference[t][0] for t in ms.tasks]  # type: ignore[index]
+        g = final_score_gain(ms.final_raw, base.final_raw[:, cols], randoms)
+        gains[m] = {
+            "mean": _num(np.nanmean(g)) if np.isfinite(g).any() else None,
+            "per_task": dict(zip(ms.tasks, map(_num, g))),
+        }
+        per_task: dict[str, float | None] = {}
+        for t in ms.tasks:
+            target = float(np.mean(base.final_raw[:, base.tasks.index(t)]))
+            steps, raw = ms.curve_raw[t]
+            per_task[t] = steps_to_reach(steps, raw.mean(axis=0), target, data.budgets[t]) if raw.size else None
+        reached = [v for v in per_task.values() if v is not None]
+        steps_frac[m] = {
+            "per_task": per_task,
+            "mean_where_reached": _num(np.mean(reached)) if reached else None,
+            "reached": len(reached),
+            "tasks": len(per_task),
+        }
 
     if taus is None:
         top = max([float(np.max(ms.final)) for ms in usable.values()] + [1.0])
@@ -545,6 +548,7 @@ def build_scores(
             }
         entry: dict[str, Any] = {
             "tasks": ms.tasks,
+            "baseline": compared_with[m],
             "seeds_used": ms.seeds,
             "runs_used": len(ms.seeds) * len(ms.tasks),
             "dropped": ms.dropped,
@@ -568,6 +572,7 @@ def build_scores(
     plot_data = {
         "aggregates": aggregates,
         "poi": poi,
+        "compared_with": compared_with,
         "profiles": profiles,
         "taus": taus,
         "efficiency": efficiency,

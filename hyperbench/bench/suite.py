@@ -20,6 +20,7 @@ A suite names methods × tasks × seeds, the training budget and the evaluation 
         method: td3-sa-hyper      # the registry name (defaults to the label)
         config: {preset: lite}    # overrides of the method's defaults (plain values only)
         tasks: [Hopper-v5]        # optional: run this method only on these tasks
+        baseline: td3-mlp         # optional: compare with this method instead of the suite's baseline
     tasks:                        # Gymnasium ids, optionally with per-task settings
       - InvertedDoublePendulum-v5
       - name: Hopper-v5
@@ -70,7 +71,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _TOP_KEYS = ("name", "version", "description", "baseline", "seeds", "budget", "eval", "config", "methods", "tasks")
 _REQUIRED_TOP = ("name", "version", "baseline", "seeds", "budget", "eval", "methods", "tasks")
 _EVAL_KEYS = ("frequency", "episodes", "max_tasks")
-_METHOD_KEYS = ("name", "method", "config", "tasks")
+_METHOD_KEYS = ("name", "method", "config", "tasks", "baseline")
 _TASK_KEYS = ("name", "budget", "eval", "config", "env_kwargs", "reference")
 
 
@@ -112,6 +113,8 @@ class MethodEntry:
     """overrides of the method's defaults"""
     tasks: tuple[str, ...] | None = None
     """restrict the method to these tasks (``None``: every task of the suite)"""
+    baseline: str | None = None
+    """the method this one is compared with (``None``: the suite's baseline)"""
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,13 @@ class Suite:
                 return t
         raise KeyError(name)
 
+    def baseline_of(self, method: str) -> str:
+        """The method ``method`` is compared with (its own ``baseline`` or the suite's).
+
+        :param method: method label
+        """
+        return self.method(method).baseline or self.baseline
+
     def tasks_of(self, method: str) -> tuple[str, ...]:
         """Tasks the method runs on.
 
@@ -280,6 +290,7 @@ class Suite:
                     "method": m.method,
                     "config": thaw(m.config),
                     "tasks": None if m.tasks is None else list(m.tasks),
+                    "baseline": m.baseline,
                 }
                 for m in self.methods
             ],
@@ -625,7 +636,13 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
                         f"{where} ({registry_name}) needs a task family (hyperbench/… id) but {t!r} is a single task; "
                         "restrict it with 'tasks: [...]'"
                     )
-        methods.append(MethodEntry(name=label, method=registry_name, config=_freeze(mconfig), tasks=mtasks))
+        own_baseline = entry.get("baseline")
+        if own_baseline is not None and not isinstance(own_baseline, str):
+            problems.append(f"{where}.baseline must be a method label")
+            own_baseline = None
+        methods.append(
+            MethodEntry(name=label, method=registry_name, config=_freeze(mconfig), tasks=mtasks, baseline=own_baseline)
+        )
     method_names = [m.name for m in methods]
 
     # ---- overrides that apply to several methods must exist for at least one of them
@@ -651,9 +668,17 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
     baseline = data.get("baseline")
     if "baseline" in data and baseline not in method_names:
         problems.append(f"baseline {baseline!r} is not one of the suite's methods{_closest(str(baseline), method_names)}")
+    by_name = {m.name: m for m in methods}
     for m in methods:
-        if m.name == baseline and m.tasks is not None:
-            problems.append(f"the baseline {baseline!r} must run on every task (remove its 'tasks' restriction)")
+        b = m.baseline
+        if b is None:
+            continue
+        if b not in by_name:
+            problems.append(f"method {m.name!r}: baseline {b!r} is not one of the suite's methods{_closest(b, method_names)}")
+        elif by_name[b].tasks is not None and not set(m.tasks or task_names) <= set(by_name[b].tasks or ()):
+            problems.append(f"method {m.name!r}: its baseline {b!r} does not run on all of its tasks")
+    if baseline in by_name and by_name[baseline].tasks is not None:
+        problems.append(f"the baseline {baseline!r} must run on every task (remove its 'tasks' restriction)")
 
     for t in tasks:
         tb = t.budget if t.budget is not None else budget
