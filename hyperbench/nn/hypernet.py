@@ -165,6 +165,9 @@ class HyperNetwork(nn.Module):
             offset = g.stop if g is not None else b.stop
             self.head_slices.append(HeadSlices(w, b, g))
         self.n_generated = offset
+        self._split_sizes = [
+            part.stop - part.start for sl in self.head_slices for part in (sl.weight, sl.bias, sl.gain) if part is not None
+        ]
         self.heads = EnsembleLinear(self.n_members, self.primary.latent_dim, self.n_generated)
 
         self.init_scheme = init
@@ -205,11 +208,15 @@ class HyperNetwork(nn.Module):
         """Apply the fused heads to a latent ``(E, B, latent_dim)`` and split the result per dynamic layer."""
         flat = self.heads(latent)
         n_members, batch = flat.shape[:2]
+        # One split (its backward is one concatenation) instead of per-tensor slicing (whose backward
+        # zero-fills a full-size gradient for every slice).
+        chunks = iter(flat.split(self._split_sizes, dim=-1))
         params = []
-        for (fan_in, fan_out), sl in zip(zip(self.layer_sizes[:-1], self.layer_sizes[1:]), self.head_slices):
-            weight = flat[..., sl.weight].view(n_members, batch, fan_in, fan_out)
-            gain = flat[..., sl.gain] if sl.gain is not None else None
-            params.append(DynamicLayerParams(weight, flat[..., sl.bias], gain))
+        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
+            weight = next(chunks).view(n_members, batch, fan_in, fan_out)
+            bias = next(chunks)
+            gain = next(chunks) if self.use_gain else None
+            params.append(DynamicLayerParams(weight, bias, gain))
         return params
 
     def generate(self, meta: th.Tensor) -> list[DynamicLayerParams]:
