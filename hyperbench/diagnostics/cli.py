@@ -1,0 +1,173 @@
+"""``hyperbench diagnose ...``: diagnostics of trained learners.
+
+Sub-commands:
+
+- ``maml-variance CHECKPOINT [CHECKPOINT ...]``: meta-gradient variance of MAML-family checkpoints
+  (:func:`hyperbench.diagnostics.meta_gradient_variance`), a table on stdout, ``variance.json`` and
+  ``variance.png`` in ``--out``;
+- ``maml-study``: the mini MAML vs Context-MAML vs Hyper-MAML study with its report
+  (:mod:`hyperbench.diagnostics.maml_study`).
+
+Other diagnostics add their sub-command to :data:`DIAGNOSE_COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DIAGNOSE_COMMANDS", "register"]
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return n
+
+
+def _family_iterations(value: str) -> tuple[str, int]:
+    name, sep, n = value.partition("=")
+    if not sep or not n.isdigit() or int(n) < 1:
+        raise argparse.ArgumentTypeError(f"expected FAMILY=N (e.g. point-robot=40), got {value!r}")
+    return name, int(n)
+
+
+def _add_maml_variance(sub: Any) -> None:
+    p = sub.add_parser(
+        "maml-variance",
+        help="spread of the returns after K independent meta-gradient steps (Sarafian et al. 2021, Fig. 5)",
+        description="At each checkpoint, build K independent meta-gradient estimates from disjoint episode batches, "
+        "apply each, evaluate each updated policy (same evaluation seed), and report the spread of the returns.",
+    )
+    p.add_argument("checkpoints", nargs="+", help="MAML-family checkpoints (.safetensors written by MAML.save)")
+    p.add_argument("--labels", nargs="+", help="names for the table and plot (default: each checkpoint's variant)")
+    p.add_argument("--n-estimates", "-k", type=_positive, default=50, help="K, independent estimates (default 50)")
+    p.add_argument("--eval-tasks", type=_positive, default=10, help="test tasks per evaluation (default 10)")
+    p.add_argument("--eval-episodes", type=_positive, default=5, help="post-adaptation episodes per task (default 5)")
+    p.add_argument("--meta-batch-size", type=_positive, help="tasks per estimate (default: the checkpoint's)")
+    p.add_argument("--episodes-per-task", type=_positive, help="episodes per task per estimate (default: the checkpoint's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the estimates and the evaluation")
+    p.add_argument("--out", type=Path, default=Path("maml-variance"), help="directory for variance.json and variance.png")
+    p.add_argument("--quiet", action="store_true", help="no per-estimate progress lines")
+    p.set_defaults(func=_run_maml_variance)
+
+
+def _run_maml_variance(args: argparse.Namespace) -> int:
+    import torch as th
+
+    from hyperbench.diagnostics.variance import meta_gradient_variance, plot_variance, save_results
+    from hyperbench.meta import CheckpointError
+
+    th.set_num_threads(1)
+    if args.labels and len(args.labels) != len(args.checkpoints):
+        print(f"error: {len(args.labels)} labels for {len(args.checkpoints)} checkpoints")
+        return 2
+    results = []
+    for i, ckpt in enumerate(args.checkpoints):
+        label = args.labels[i] if args.labels else None
+        print(f"{ckpt}: {args.n_estimates} estimates")
+        try:
+            result = meta_gradient_variance(
+                ckpt,
+                n_estimates=args.n_estimates,
+                eval_tasks=args.eval_tasks,
+                eval_episodes=args.eval_episodes,
+                meta_batch_size=args.meta_batch_size,
+                episodes_per_task=args.episodes_per_task,
+                seed=args.seed,
+                label=label,
+                progress=not args.quiet,
+            )
+        except (CheckpointError, FileNotFoundError, TypeError) as exc:
+            print(f"error: {exc}")
+            return 2
+        result.settings["checkpoint"] = str(ckpt)
+        results.append(result)
+    save_results(results, args.out / "variance.json")
+    plot_variance(results, args.out / "variance.png")
+    print(f"\n{'label':<16} {'mean':>10} {'std':>8} {'iqr':>8} {'before':>10} {'accepted':>9}")
+    for r in results:
+        s = r.summary()
+        print(
+            f"{r.label:<16} {s['mean']:>10.2f} {s['std']:>8.3f} {s['iqr']:>8.3f} {s['base_return']:>10.2f} "
+            f"{s['accepted_fraction']:>9.0%}"
+        )
+    print(f"\nwrote {args.out / 'variance.json'} and {args.out / 'variance.png'}")
+    return 0
+
+
+def _add_maml_study(sub: Any) -> None:
+    from hyperbench.diagnostics.maml_study import StudyConfig
+
+    d = StudyConfig()
+    p = sub.add_parser(
+        "maml-study",
+        help="MAML vs Context-MAML vs Hyper-MAML at a CPU budget, plus the variance study; writes a report",
+        description="Train every (family, variant, seed), evaluate pre/post adaptation on test tasks, measure the "
+        "meta-gradient variance at one checkpoint, and write report.md, curves.png, variance.png and summary.json. "
+        "Resumable: finished runs (one JSON each) are skipped.",
+    )
+    p.add_argument("--out", type=Path, default=Path("results/mini-maml"), help="output directory")
+    p.add_argument("--families", nargs="+", default=list(d.families), help=f"task families (default {list(d.families)})")
+    p.add_argument("--variants", nargs="+", default=list(d.variants), choices=list(d.variants), help="MAML variants")
+    p.add_argument("--seeds", nargs="+", type=int, default=list(d.seeds), help="training seeds")
+    p.add_argument(
+        "--iterations",
+        nargs="+",
+        type=_family_iterations,
+        default=[],
+        metavar="FAMILY=N",
+        help=f"meta-iterations per family (defaults {d.iterations})",
+    )
+    p.add_argument("--variance-estimates", type=_positive, default=d.variance_estimates, help="K of the variance study")
+    p.add_argument("--variance-iteration", type=_positive, default=d.variance_iteration, help="checkpoint iteration")
+    p.add_argument("--no-variance", action="store_true", help="skip the variance study")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the existing JSON files")
+    p.set_defaults(func=_run_maml_study)
+
+
+def _run_maml_study(args: argparse.Namespace) -> int:
+    from hyperbench.diagnostics.maml_study import StudyConfig, run_study, write_report
+
+    if args.report_only:
+        write_report(args.out)
+        print(f"wrote {args.out / 'report.md'}")
+        return 0
+    config = StudyConfig(
+        families=tuple(args.families),
+        variants=tuple(args.variants),
+        seeds=tuple(args.seeds),
+        variance_estimates=args.variance_estimates,
+        variance_iteration=args.variance_iteration,
+    )
+    config.iterations.update(dict(args.iterations))
+    if args.no_variance:
+        config.variance_family = None
+    missing = [f for f in config.families if f not in config.iterations]
+    if missing:
+        print(f"error: no iteration budget for {missing}; pass --iterations {missing[0]}=N")
+        return 2
+    summary = run_study(config, args.out, log=lambda line: print(line, flush=True))
+    for claim, c in summary["claims"].items():
+        print(f"{claim}: {c['verdict']}")
+    print(f"wrote {args.out / 'report.md'}")
+    return 0
+
+
+#: ``(subparsers) -> None`` functions, one per ``hyperbench diagnose`` sub-command.
+DIAGNOSE_COMMANDS: list[Callable[[Any], None]] = [_add_maml_variance, _add_maml_study]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``hyperbench diagnose`` and its sub-commands to the top-level parser.
+
+    :param subparsers: the ``add_subparsers()`` object of the ``hyperbench`` parser
+    """
+    parser = subparsers.add_parser("diagnose", help="diagnostics of trained learners (meta-gradient variance, ...)")
+    sub = parser.add_subparsers(dest="diagnostic", metavar="DIAGNOSTIC")
+    for add in DIAGNOSE_COMMANDS:
+        add(sub)
+    parser.set_defaults(func=lambda args: parser.print_help() or 0)
