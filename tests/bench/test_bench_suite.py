@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -167,15 +165,11 @@ def test_paper_rl_is_the_paper_protocol():
     assert len(suite.grid()) == 4 * 16 * 5
 
 
-def test_paper_rl_dry_run(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "hyperbench.cli", "run", "paper-rl", "--dry-run", "--out", str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "320 runs = 16 methods × 4 tasks × 5 seeds" in out.stdout
-    assert "td3-sa-hyper" in out.stdout and "estimated compute" in out.stdout
+def test_paper_rl_dry_run(tmp_path, capsys):
+    from hyperbench.cli import main
+
+    assert main(["run", "paper-rl", "--dry-run", "--out", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "320 runs = 16 methods × 4 tasks × 5 seeds" in out
+    assert "td3-sa-hyper" in out and "estimated compute" in out
     assert not (tmp_path / "runs" / "records").exists()  # a dry run runs nothing

@@ -1,0 +1,147 @@
+"""One run: training with SB3 evaluation and checkpoints, resume after a crash, failures recorded, meta learners."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hyperbench.bench._io import TMP_PREFIX
+from hyperbench.bench.record import load_record, record_path
+from hyperbench.bench.runner import NonFiniteError, RunBusyError, _check_finite_learner, _run_lock, checkpoint_dir, run_one
+
+
+class Interrupt(BaseException):
+    """Stands for a kill: not an Exception, so the runner does not record it as a failure."""
+
+
+def test_learns_the_bandit_and_writes_a_complete_record(tmp_path, tiny_suite):
+    spec = tiny_suite(budget=400).grid()[0]
+    rec = run_one(spec, tmp_path)
+    assert rec.ok and rec.status == "ok" and rec.failure is None
+    assert rec.curve.steps == (100, 200, 300, 400) and rec.steps_done == 400
+    # untrained TD3 acts ≈ 0 (reward −0.25), a random policy gets −0.58; the learned one is near the optimum 0
+    assert rec.final_score is not None and rec.final_score > -0.03
+    assert rec.final is not None and len(rec.final.returns) == 3 and rec.final.success_rate is None
+    assert rec.config["hyperparameters"] == {"learning_rate": 3e-3, "learning_starts": 50}
+    assert rec.config_hash == spec.config_hash and rec.suite.hash == spec.suite_hash
+    assert rec.provenance["packages"]["stable-baselines3"] and rec.timing.wall_s > 0 and rec.timing.cpu_s > 0
+    assert rec.timing.attempts == 1 and rec.timing.resumed_from == ()
+    assert load_record(record_path(tmp_path, spec.method, spec.task, spec.seed)) == rec
+    assert not checkpoint_dir(tmp_path, spec).exists()  # cleaned after the record is written
+    # SB3's logger got the evaluations
+    csv = (tmp_path / "logs" / spec.method / "hb__Bandit-v0" / "seed-0" / "attempt-1" / "progress.csv").read_text()
+    assert "eval/mean_reward" in csv
+    # idempotent: a second call returns the stored record without training
+    assert run_one(spec, tmp_path) == rec
+
+
+def test_resumes_from_the_last_checkpoint_after_a_crash(tmp_path, tiny_suite):
+    spec = tiny_suite(budget=400).grid()[0]
+
+    def crash(step: int) -> None:
+        if step == 200:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_one(spec, tmp_path, _after_checkpoint=crash)
+    ckpt = checkpoint_dir(tmp_path, spec)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["step-000000000200"]  # step-100 replaced by step-200
+    state = json.loads((ckpt / "step-000000000200" / "state.json").read_text())
+    assert state["steps"] == [100, 200]
+    assert (ckpt / "step-000000000200" / "replay_buffer.pkl").exists()
+    assert not record_path(tmp_path, spec.method, spec.task, spec.seed).exists()
+
+    rec = run_one(spec, tmp_path)
+    assert rec.ok and rec.curve.steps == (100, 200, 300, 400) and rec.curve.return_mean[:2] == tuple(state["return_mean"])
+    assert rec.timing.attempts == 2 and rec.timing.resumed_from == (200,)
+    assert rec.steps_done == 400 and rec.final_score is not None and rec.final_score > -0.03
+
+
+def test_incomplete_checkpoint_directories_are_ignored(tmp_path, tiny_suite):
+    spec = tiny_suite().grid()[0]
+    ckpt = checkpoint_dir(tmp_path, spec)
+    (ckpt / f"{TMP_PREFIX}step-000000000100.123.abcd").mkdir(parents=True)  # a checkpoint killed mid-write
+    rec = run_one(spec, tmp_path)
+    assert rec.ok and rec.timing.resumed_from == ()
+
+
+def test_exception_is_recorded_as_failure(tmp_path, tiny_suite):
+    spec = tiny_suite(methods=["hb-raises"], baseline="hb-raises").grid()[0]
+    rec = run_one(spec, tmp_path)
+    assert rec.status == "failed" and rec.final is None and rec.final_score is None
+    assert rec.failure is not None and rec.failure.error_type == "RuntimeError" and "boom" in rec.failure.reason
+    assert "Traceback" in rec.failure.traceback
+    assert load_record(record_path(tmp_path, spec.method, spec.task, spec.seed)).status == "failed"
+
+
+@pytest.mark.filterwarnings("ignore:.*reward is a NaN")
+def test_nan_returns_are_recorded_as_failure(tmp_path, tiny_suite):
+    spec = tiny_suite(tasks=["hb/NaNReward-v0"]).grid()[0]
+    rec = run_one(spec, tmp_path)
+    assert rec.status == "failed" and rec.failure is not None
+    assert rec.failure.error_type == "NonFiniteError" and "non-finite evaluation return at step 100" in rec.failure.reason
+    assert rec.curve.steps == ()  # the record stays valid JSON: no NaN in it
+
+
+def test_non_finite_parameters_are_detected():
+    class Learner:
+        policy = torch.nn.Linear(2, 2)
+
+    learner = Learner()
+    _check_finite_learner(learner)
+    with torch.no_grad():
+        learner.policy.weight[0, 0] = float("inf")
+    with pytest.raises(NonFiniteError, match=r"policy\.weight"):
+        _check_finite_learner(learner)
+
+
+def test_meta_learner_through_the_registry_and_resume(tmp_path, tiny_suite):
+    suite = tiny_suite(
+        methods=[{"name": "hb-meta-stub", "config": {"step_size": 40}}],
+        baseline="hb-meta-stub",
+        tasks=["point-robot"],
+        budget=400,
+        eval={"frequency": 100, "episodes": 2, "max_tasks": 3},
+    )
+    spec = suite.grid()[0]
+
+    def crash(step: int) -> None:
+        if step >= 200:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_one(spec, tmp_path, _after_checkpoint=crash)
+    rec = run_one(spec, tmp_path)
+    assert rec.ok and rec.timing.resumed_from == (200,)
+    # evaluated when the learner's step count crossed each point (iterations of 40 steps)
+    assert rec.curve.steps == (120, 200, 320, 400)
+    expected = [-100 / (1 + s / 100) for s in rec.curve.steps]
+    assert np.allclose(rec.curve.return_mean, expected)
+    assert rec.final is not None and set(rec.final.per_task_return or {}) == {"test-0", "test-1", "test-2"}
+    assert len(rec.final.returns) == 3 * 2
+
+
+def test_sb3_method_on_a_task_family_uses_held_out_tasks(tmp_path, tiny_suite):
+    suite = tiny_suite(
+        methods=["hb-td3-tiny", {"name": "ctx", "method": "sac-context-mlp", "tasks": ["sparse-point-robot"]}],
+        tasks=["sparse-point-robot"],
+        budget=100,
+        eval={"frequency": 100, "episodes": 1, "max_tasks": 2},
+        config={"learning_starts": 50},
+    )
+    for spec in suite.grid():
+        if spec.method == "ctx":
+            spec = type(spec)(**{**spec.__dict__, "config": {**spec.config, "net_arch": [8], "batch_size": 16}})
+        rec = run_one(spec, tmp_path)
+        assert rec.ok, rec.failure
+        assert rec.final is not None and set(rec.final.per_task_return or {}) == {"test-0", "test-1"}
+        assert rec.final.success_rate is not None  # the sparse point robot reports is_success
+
+
+def test_second_process_cannot_run_the_same_run(tmp_path, tiny_suite):
+    spec = tiny_suite().grid()[0]
+    with _run_lock(tmp_path, spec), pytest.raises(RunBusyError, match="already running"):
+        run_one(spec, tmp_path)
