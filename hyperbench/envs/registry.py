@@ -213,7 +213,11 @@ def make_task_env(
             raise ValueError(f"{exc}. Environment options are {list(ENV_KWARGS)} and family_seed.") from None
     else:
         if not isinstance(family, TaskFamily) or family.name != family_name:
-            raise ValueError(f"the id of family {family_name!r} was given family={family!r}")
+            given = family.name if isinstance(family, TaskFamily) else type(family).__name__
+            raise ValueError(
+                f"this id belongs to family {family_name!r} but family=<{given}> was given; "
+                f"use {FAMILIES[family_name].env_id!r} only with {family_name!r} families (or call family.make_env())"
+            )
         if family_kwargs:
             raise ValueError(f"family options {sorted(family_kwargs)} cannot be combined with family=<object>")
     return family.make_core_env(**env_kwargs)
