@@ -204,6 +204,11 @@ def make_task_env(
     :param kwargs: environment options (:data:`ENV_KWARGS`) and family options (everything else)
     :return: the unwrapped :class:`TaskEnv`
     """
+    if "seed" in kwargs:
+        raise ValueError(
+            "'seed' is ambiguous here: pass family_seed=... for the family (its task lists) and seed episodes "
+            "with env.reset(seed=...)"
+        )
     env_kwargs = {k: v for k, v in kwargs.items() if k in ENV_KWARGS}
     family_kwargs = {k: v for k, v in kwargs.items() if k not in ENV_KWARGS}
     if family is None:

@@ -97,6 +97,11 @@ def test_gym_make_unknown_option_lists_env_options() -> None:
     assert "Environment options are" in str(info.value) and "'context_obs'" in str(info.value)
 
 
+def test_gym_make_seed_is_ambiguous() -> None:
+    with pytest.raises(ValueError, match="family_seed"):
+        gym.make("hyperbench/PointRobot-v0", seed=3)
+
+
 def test_bind_existing_family_object() -> None:
     fam = family("point-robot")
     env = fam.make_env(task=fam.test_tasks[3])
