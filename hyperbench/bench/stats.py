@@ -39,6 +39,7 @@ __all__ = [
     "build_scores",
     "default_reference",
     "final_score_gain",
+    "improvement_probability",
     "normalise",
     "performance_profiles",
     "probability_of_improvement",
@@ -148,6 +149,23 @@ def iqm_interval(
     return out
 
 
+def improvement_probability(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
+    """P(X > Y): per task, the fraction of run pairs where X beats Y (ties count ½), averaged over tasks.
+
+    This is the Mann–Whitney U statistic over ``n_x · n_y`` that ``rliable.metrics.probability_of_improvement``
+    computes through ``scipy.stats.mannwhitneyu``, counted directly with array comparisons (about 50× faster
+    inside a bootstrap; equal values, checked by the tests).
+
+    :param scores_x: ``(runs_x, tasks)`` scores of X
+    :param scores_y: ``(runs_y, tasks)`` scores of Y
+    :return: the probability
+    """
+    x = np.asarray(scores_x, dtype=float)[:, None, :]
+    y = np.asarray(scores_y, dtype=float)[None, :, :]
+    per_task = (x > y).mean(axis=(0, 1)) + 0.5 * (x == y).mean(axis=(0, 1))
+    return float(per_task.mean())
+
+
 def probability_of_improvement(
     scores: Mapping[str, np.ndarray], baseline: str, reps: int = 2000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, tuple[float, float, float]]:
@@ -164,7 +182,6 @@ def probability_of_improvement(
     :return: method → ``(point, low, high)`` (the baseline itself is omitted)
     """
     from rliable import library as rly
-    from rliable import metrics
 
     base = np.asarray(scores[baseline], dtype=float)
     out = {}
@@ -175,12 +192,17 @@ def probability_of_improvement(
         _seed_global(seed)
         points, intervals = rly.get_interval_estimates(
             {pair: [np.asarray(matrix, dtype=float), base]},
-            lambda x, y: np.array([metrics.probability_of_improvement(x, y)]),
+            lambda x, y: np.array([improvement_probability(x, y)]),
             reps=reps,
             confidence_interval_size=confidence,
         )
         out[method] = (float(points[pair][0]), float(intervals[pair][0, 0]), float(intervals[pair][1, 0]))
     return out
+
+
+def _score_distribution(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    # rliable's default profile (fraction of runs above τ, ``np.vectorize`` over τ), computed in one comparison
+    return (np.asarray(scores).reshape(-1, 1) > np.asarray(taus).reshape(1, -1)).mean(axis=0)
 
 
 def performance_profiles(
@@ -199,7 +221,9 @@ def performance_profiles(
     out = {}
     for method, matrix in scores.items():
         _seed_global(seed)
-        profiles, cis = rly.create_performance_profile({method: np.asarray(matrix, dtype=float)}, taus, reps=reps)
+        profiles, cis = rly.create_performance_profile(
+            {method: np.asarray(matrix, dtype=float)}, taus, reps=reps, custom_profile_func=_score_distribution
+        )
         out[method] = (np.asarray(profiles[method]), np.asarray(cis[method]))
     return out
 
@@ -215,15 +239,16 @@ def sample_efficiency(
     :param confidence: CI coverage
     :return: method → ``(iqm (num_points,), ci (2, num_points))``
     """
+    import scipy.stats
     from rliable import library as rly
-    from rliable import metrics
 
     out = {}
     for method, array in curves.items():
         array = np.asarray(array, dtype=float)
 
         def func(x: np.ndarray) -> np.ndarray:
-            return np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])])
+            # metrics.aggregate_iqm(x[..., t]) for every t at once (IQM = 25% trimmed mean over runs × tasks)
+            return scipy.stats.trim_mean(x.reshape(-1, x.shape[-1]), proportiontocut=0.25, axis=0)
 
         _seed_global(seed)
         points, intervals = rly.get_interval_estimates({method: array}, func, reps=reps, confidence_interval_size=confidence)
@@ -472,7 +497,8 @@ def build_scores(
     :param reps: bootstrap replications
     :param seed: bootstrap seed
     :param failed_as: how failed runs enter the matrices (see :func:`build_matrices`)
-    :param taus: thresholds of the performance profiles (default: 0…max score, 81 points)
+    :param taus: thresholds of the performance profiles (default: 81 points from min(0, lowest score) to
+        max(1, highest score))
     :param baselines: method → the method it is compared with, where it is not ``baseline``
     :return: ``(scores_json, score_data, plot_data)``
     """
@@ -515,7 +541,8 @@ def build_scores(
 
     if taus is None:
         top = max([float(np.max(ms.final)) for ms in usable.values()] + [1.0])
-        taus = np.linspace(0.0, top, 81)
+        bottom = min([float(np.min(ms.final)) for ms in usable.values()] + [0.0])
+        taus = np.linspace(bottom, top, 81)
     profiles = performance_profiles(finals, taus, reps=reps, seed=seed) if finals else {}
     curves, units, xs = {}, {}, {}
     for m, ms in usable.items():

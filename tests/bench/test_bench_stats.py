@@ -13,6 +13,7 @@ from hyperbench.bench.stats import (
     build_matrices,
     build_scores,
     final_score_gain,
+    improvement_probability,
     normalise,
     performance_profiles,
     probability_of_improvement,
@@ -80,6 +81,15 @@ def test_probability_of_improvement_by_hand_and_against_rliable():
     assert out["x"] == pytest.approx((points["x,y"][0], cis["x,y"][0, 0], cis["x,y"][1, 0]))
 
 
+def test_fast_improvement_probability_equals_rliables():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        x = rng.integers(0, 4, size=(rng.integers(2, 6), 3)).astype(float)  # small integers: many ties
+        y = rng.integers(0, 4, size=(rng.integers(2, 6), 3)).astype(float)
+        assert improvement_probability(x, y) == pytest.approx(metrics.probability_of_improvement(x, y))
+        assert improvement_probability(x, x) == pytest.approx(metrics.probability_of_improvement(x, x))
+
+
 def test_performance_profile_by_hand_and_against_rliable():
     scores = np.array([[0.2, 0.6], [0.4, 0.8]])
     taus = np.array([0.0, 0.5, 0.7, 1.0])
@@ -87,6 +97,13 @@ def test_performance_profile_by_hand_and_against_rliable():
     np.testing.assert_allclose(profile, [1.0, 0.5, 0.25, 0.0])
     np.random.seed(5)
     ref_profile, ref_ci = rly.create_performance_profile({"a": scores}, taus, reps=200)
+    np.testing.assert_allclose(profile, ref_profile["a"])
+    np.testing.assert_allclose(ci, ref_ci["a"])
+    rng = np.random.default_rng(6)
+    scores, taus = rng.normal(size=(6, 4)), np.linspace(-2, 2, 17)
+    profile, ci = performance_profiles({"a": scores}, taus, reps=300, seed=8)["a"]
+    np.random.seed(8)
+    ref_profile, ref_ci = rly.create_performance_profile({"a": scores}, taus, reps=300)
     np.testing.assert_allclose(profile, ref_profile["a"])
     np.testing.assert_allclose(ci, ref_ci["a"])
 
@@ -97,6 +114,16 @@ def test_sample_efficiency_iqm_per_point():
     iqm, ci = sample_efficiency({"a": curves}, reps=200, seed=1)["a"]
     np.testing.assert_allclose(iqm, [1.5, 4.0])
     assert ci.shape == (2, 2) and ci[0, 1] == ci[1, 1] == 4.0
+    # against rliable's own IQM applied point by point, same bootstrap draws
+    rng = np.random.default_rng(4)
+    curves = rng.normal(size=(5, 3, 6))
+    iqm, ci = sample_efficiency({"a": curves}, reps=300, seed=2)["a"]
+    np.random.seed(2)
+    ref_points, ref_cis = rly.get_interval_estimates(
+        {"a": curves}, lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]), reps=300
+    )
+    np.testing.assert_allclose(iqm, ref_points["a"])
+    np.testing.assert_allclose(ci, ref_cis["a"])
 
 
 def test_papers_measures_by_hand():
