@@ -158,12 +158,16 @@ def test_vmapped_second_order_meta_gradient_equals_task_loop(point_family: TaskF
     assert not th.allclose(g_fo, g_slow, rtol=1e-3, atol=1e-5)
 
 
-def test_hyper_lowrank_heads_equal_dense_update(point_family: TaskFamily) -> None:
-    """The factored heads update gives the same loss, KL Hessian-vector product and adapted actions."""
+@pytest.mark.parametrize("n_inner_steps", [1, 2])
+def test_hyper_lowrank_heads_equal_dense_update(point_family: TaskFamily, n_inner_steps: int) -> None:
+    """The factored heads update gives the same loss, KL Hessian-vector product and adapted actions (also
+    with two inner steps, where the factors of both steps combine)."""
     config = {**TINY, "meta_batch_size": 4, "hidden": (16, 16), "hyper_primary": (8,), "inner_lr": 0.01}
+    config["n_inner_steps"] = n_inner_steps
     low = MAML(point_family, variant="hyper-maml", config=config, seed=3)
     dense = MAML(point_family, variant="hyper-maml", config={**config, "lowrank_heads": False}, seed=3)
     mb = low.collect_meta_batch()
+    assert len(mb.pre) == n_inner_steps
     v = th.randn(sum(p.numel() for p in low.policy.parameters()), generator=th.Generator().manual_seed(0))
     out = []
     for learner in (low, dense):
