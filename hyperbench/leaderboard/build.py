@@ -1,0 +1,226 @@
+"""``hyperbench leaderboard build``: every accepted submission → ``README.md`` and a self-contained ``index.html``.
+
+Each submission on the board is validated again (a file edited by hand after acceptance is refused, and
+the build writes nothing), then its numbers and plots are recomputed from its run records with
+``hyperbench report``'s own code (:func:`hyperbench.leaderboard.scores.compute_scores`, same bootstrap
+settings as ``hyperbench report``'s defaults): a submitted summary is never displayed.
+
+The page groups entries by suite and version. Each row is one method of one submission: IQM and
+optimality gap with 95% stratified-bootstrap CIs, probability of improvement over the method's baseline,
+the papers' measures (final-score gain; fraction of the budget needed to reach the baseline's final
+score), AUC, runs, compute, submitter, date, verification status and a link to the raw submission file.
+The output is deterministic (no build time stamp), so rebuilding an unchanged board changes no byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperbench.bench._io import atomic_write_text
+from hyperbench.bench.record import RunRecord
+from hyperbench.bench.suite import Suite
+from hyperbench.leaderboard.board import Leaderboard
+from hyperbench.leaderboard.submission import read_submission_file
+
+__all__ = ["BoardError", "BuildResult", "Entry", "build_board", "load_entries"]
+
+
+class BoardError(ValueError):
+    """Submissions on the board that no longer validate; the message lists them with their problems."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the board has {len(self.problems)} problem(s); nothing was written\n{lines}")
+
+
+@dataclass
+class Entry:
+    """One accepted submission with its recomputed numbers."""
+
+    path: Path
+    """its JSON file"""
+    doc: dict[str, Any]
+    """the submission document"""
+    suite: Suite
+    """its suite (the submitted version)"""
+    current: bool
+    """the suite version is the board's current one"""
+    records: list[RunRecord]
+    scores: dict[str, Any]
+    """``scores.json`` as ``hyperbench report`` writes it for these records"""
+    plots: dict[str, bytes] = field(default_factory=dict)
+    """plot name → PNG bytes"""
+    verification: dict[str, Any] | None = None
+    """the latest verification attempt, if any"""
+
+    @property
+    def id(self) -> str:
+        """Submission id."""
+        return str(self.doc["id"])
+
+    @property
+    def has_checkpoints(self) -> bool:
+        """Whether the submission carries policy checkpoints."""
+        return bool(self.doc.get("checkpoints"))
+
+    def verification_status(self) -> str:
+        """``verified``, ``discrepancy``, ``not verified`` or ``no checkpoints``."""
+        if self.verification is not None:
+            return str(self.verification.get("status", "not verified"))
+        return "not verified" if self.has_checkpoints else "no checkpoints"
+
+    def method_compute(self, method: str) -> dict[str, float]:
+        """CPU and wall hours of one method's runs.
+
+        :param method: method label
+        """
+        runs = [r for r in self.records if r.method == method]
+        return {"cpu_h": sum(r.timing.cpu_s for r in runs) / 3600, "wall_h": sum(r.timing.wall_s for r in runs) / 3600}
+
+    def method_runs(self, method: str) -> tuple[int, int]:
+        """(ok, failed) runs of one method.
+
+        :param method: method label
+        """
+        runs = [r for r in self.records if r.method == method]
+        ok = sum(r.ok for r in runs)
+        return ok, len(runs) - ok
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build_board` wrote."""
+
+    markdown: Path
+    html: Path
+    entries: list[Entry]
+
+
+def _latest_verification(board: Leaderboard, suite: str, submission_id: str) -> dict[str, Any] | None:
+    path = board.verification_path(suite, submission_id)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"status": "unreadable verification file"}
+    attempts = data.get("attempts") if isinstance(data, dict) else None
+    return attempts[-1] if isinstance(attempts, list) and attempts and isinstance(attempts[-1], dict) else None
+
+
+def load_entries(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: bool = True) -> list[Entry]:
+    """Validate every submission on the board and recompute its numbers from its records.
+
+    :param board: the leaderboard
+    :param reps: bootstrap replications (``hyperbench report`` default)
+    :param seed: bootstrap seed (``hyperbench report`` default)
+    :param plots: draw the plots
+    :return: the entries, in file order
+    :raises BoardError: listing every submission that does not validate
+    """
+    from hyperbench.leaderboard.scores import compute_scores
+    from hyperbench.leaderboard.validate import validate
+
+    problems: list[str] = []
+    entries: list[Entry] = []
+    for path in board.submission_files():
+        candidate = read_submission_file(path)
+        validation = validate(candidate, board, stored=True)
+        doc = candidate.doc
+        if (
+            doc is not None
+            and validation.suite is not None
+            and (doc.get("id") != path.stem or validation.suite.name != path.parent.name)
+        ):
+            validation.problems.append(
+                f"stored as {path.parent.name}/{path.name} but its suite is {validation.suite.name!r} and its id "
+                f"{doc.get('id')!r}"
+            )
+        if not validation.ok:
+            problems.extend(f"{path}: {p}" for p in validation.problems)
+            continue
+        assert doc is not None and validation.suite is not None
+        result = compute_scores(validation.suite, doc["records"], reps=reps, seed=seed, plots=plots)
+        entries.append(
+            Entry(
+                path=path,
+                doc=doc,
+                suite=validation.suite,
+                current=validation.current,
+                records=validation.records,
+                scores=result.scores,
+                plots=result.plots,
+                verification=_latest_verification(board, validation.suite.name, doc["id"]),
+            )
+        )
+    if problems:
+        raise BoardError(problems)
+    return entries
+
+
+def group_entries(entries: Sequence[Entry]) -> list[tuple[str, int, bool, list[Entry]]]:
+    """Entries by (suite, version): current versions first, then older ones; entries by date.
+
+    :param entries: the entries
+    :return: ``[(suite name, version, current, entries)]``
+    """
+    groups: dict[tuple[str, int], list[Entry]] = {}
+    for e in entries:
+        groups.setdefault((e.suite.name, e.suite.version), []).append(e)
+    out = []
+    for (name, version), items in groups.items():
+        items.sort(key=lambda e: (str(e.doc.get("date")), e.id))
+        out.append((name, version, all(e.current for e in items), items))
+    out.sort(key=lambda g: (g[0], -g[1]))
+    return out
+
+
+def build_board(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: bool = True) -> BuildResult:
+    """Regenerate ``README.md`` and ``index.html`` of the board.
+
+    :param board: the leaderboard
+    :param reps: bootstrap replications (default: ``hyperbench report``'s)
+    :param seed: bootstrap seed (default: ``hyperbench report``'s)
+    :param plots: include the plots in ``index.html``
+    :return: the paths written and the entries
+    :raises BoardError: if a submission on the board does not validate (nothing is written)
+    """
+    from hyperbench.leaderboard.page import render_html, render_markdown
+
+    entries = load_entries(board, reps=reps, seed=seed, plots=plots)
+    groups = group_entries(entries)
+    known = sorted(board.suite_files())
+    shown = {name for name, *_ in groups}
+    empty = [name for name in known if name not in shown]
+    settings = {"reps": reps, "seed": seed}
+    markdown = render_markdown(groups, empty, settings)
+    html = render_html(groups, empty, settings)
+    board.root.mkdir(parents=True, exist_ok=True)
+    with board.lock():
+        atomic_write_text(board.root / "README.md", markdown)
+        atomic_write_text(board.root / "index.html", html)
+    return BuildResult(markdown=board.root / "README.md", html=board.root / "index.html", entries=entries)
+
+
+def relative_link(board_root: str | os.PathLike[str], path: str | os.PathLike[str]) -> str:
+    """A POSIX link from the board root to ``path``.
+
+    :param board_root: the leaderboard directory
+    :param path: a file inside it
+    """
+    return Path(os.path.relpath(path, board_root)).as_posix()
+
+
+def method_rows(entry: Entry) -> list[tuple[str, Mapping[str, Any]]]:
+    """(method, its ``scores.json`` entry) in suite order.
+
+    :param entry: an entry
+    """
+    methods = entry.scores["methods"]
+    return [(m, methods[m]) for m in entry.suite.method_names if m in methods]

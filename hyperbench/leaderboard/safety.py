@@ -1,0 +1,216 @@
+"""Safe reading of submitted files: pickle detection, safetensors and JSON checks, non-finite numbers.
+
+Nothing submitted is ever unpickled. Pickle data is recognised by *parsing* its opcodes with
+:func:`pickletools.genops` (a disassembler that executes nothing), also inside zip archives such as
+SB3's ``.zip`` models and ``torch.save`` files, whose ``data.pkl`` members are pickles. Weights are
+accepted only as safetensors (a length-prefixed JSON header followed by raw tensor bytes) and
+configurations only as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import pickletools
+import struct
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "JsonParse",
+    "check_payload_file",
+    "iter_non_finite",
+    "parse_json_strict",
+    "sha256_bytes",
+    "sniff_pickle",
+]
+
+#: File types a submission may carry: weights (safetensors) and configuration (JSON).
+ALLOWED_SUFFIXES: tuple[str, ...] = (".safetensors", ".json")
+
+#: Suffixes that name pickle-based formats, for a clearer message than "not allowed".
+PICKLE_SUFFIXES: tuple[str, ...] = (".pkl", ".pickle", ".pt", ".pth", ".zip", ".ckpt", ".joblib", ".npy", ".npz")
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAX_ZIP_DEPTH = 2
+_MAX_SAFETENSORS_HEADER = 100_000_000
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``.
+
+    :param data: bytes
+    :return: 64 hex digits
+    """
+    return hashlib.sha256(data).hexdigest()
+
+
+def _is_pickle_stream(data: bytes) -> str | None:
+    """Describe ``data`` if it is exactly one complete pickle (opcodes parsed, nothing executed), else ``None``."""
+    body = data.rstrip(b"\r\n\t ")
+    if len(body) < 2 or not body.endswith(b"."):
+        return None
+    protocol = data[1] if data[0] == 0x80 else 0
+    try:
+        last: str | None = None
+        last_pos: int | None = -1
+        for opcode, _arg, pos in pickletools.genops(io.BytesIO(body)):
+            last, last_pos = opcode.name, pos
+    except Exception:  # not a well-formed opcode stream: not a pickle
+        return None
+    if last != "STOP" or last_pos != len(body) - 1:  # a valid prefix followed by other bytes is not a pickle
+        return None
+    return f"pickle data (protocol {protocol})"
+
+
+def sniff_pickle(data: bytes, loose: bool = False, _depth: int = 0) -> str | None:
+    """Whether ``data`` is, or carries, pickle data.
+
+    Recognises a complete pickle stream of any protocol, and zip archives (SB3 ``.zip`` models,
+    ``torch.save`` files) with a pickle member, a member whose name says pickle (``*.pkl``), or a nested
+    ``torch.save`` archive. With ``loose``, a pickle protocol header (``\\x80`` + 2…5) is enough, so a
+    truncated pickle is still named as one: use it only on data already known not to be a valid file of
+    its declared type (a valid safetensors file may start with those two bytes).
+
+    :param data: file content
+    :param loose: also report a bare pickle protocol header
+    :return: a description of what was found (for the rejection message), or ``None``
+    """
+    found = _is_pickle_stream(data)
+    if found is not None:
+        return found
+    if loose and len(data) > 1 and data[0] == 0x80 and 2 <= data[1] <= 5:
+        return f"pickle data (protocol {data[1]} header)"
+    if data[:4] == _ZIP_MAGIC and _depth < _MAX_ZIP_DEPTH:
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            return None
+        with archive:
+            for info in archive.infolist():
+                name = info.filename
+                if name.lower().endswith((".pkl", ".pickle")):
+                    return f"a zip archive holding pickle data (member {name!r})"
+                if info.file_size > 512 * 1024 * 1024:
+                    continue
+                inner = sniff_pickle(archive.read(info), loose=True, _depth=_depth + 1)
+                if inner is not None:
+                    return f"a zip archive holding {inner} (member {name!r})"
+    return None
+
+
+def check_safetensors(data: bytes) -> str | None:
+    """Check the safetensors layout: 8-byte little-endian header length, a JSON header, tensor bytes.
+
+    Only the header is parsed (JSON); offsets must lie inside the file.
+
+    :param data: file content
+    :return: a problem, or ``None`` if the layout is valid
+    """
+    if len(data) < 8:
+        return "too short to be a safetensors file"
+    (n,) = struct.unpack("<Q", data[:8])
+    if n == 0 or n > _MAX_SAFETENSORS_HEADER or 8 + n > len(data):
+        return "not a safetensors file (bad header length)"
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "not a safetensors file (header is not JSON)"
+    if not isinstance(header, dict):
+        return "not a safetensors file (header is not a JSON object)"
+    body = len(data) - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+            return f"not a safetensors file (tensor {name!r} lacks dtype/shape/data_offsets)"
+        offsets = entry["data_offsets"]
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= body
+        ):
+            return f"not a safetensors file (tensor {name!r} has offsets outside the file)"
+    return None
+
+
+def check_payload_file(name: str, data: bytes) -> str | None:
+    """Check one file a submission carries (a checkpoint's weights or its JSON configuration).
+
+    :param name: file name (its suffix decides the expected format)
+    :param data: file content
+    :return: a problem, or ``None`` when the file is acceptable
+    """
+    suffix = Path(name).suffix.lower()
+    problem: str | None
+    if suffix == ".safetensors":
+        problem = check_safetensors(data)
+    elif suffix == ".json":
+        try:
+            parsed = parse_json_strict(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            problem = f"not valid JSON ({exc})"
+        else:
+            bad = list(iter_non_finite(parsed.value))
+            return "has non-finite numbers: " + ", ".join(bad) if bad else None
+    elif suffix in PICKLE_SUFFIXES:
+        problem = f"{suffix} files are pickle-based formats and are not accepted"
+    else:
+        problem = f"file type {suffix or '(none)'!r} is not accepted (allowed: {', '.join(ALLOWED_SUFFIXES)})"
+    if problem is None:
+        return None
+    pickled = sniff_pickle(data, loose=True)
+    if pickled is not None:
+        return f"contains {pickled}; nothing submitted is ever unpickled: submit weights as safetensors and configs as JSON"
+    if suffix not in ALLOWED_SUFFIXES:
+        problem += "; submit weights as safetensors and configs as JSON"
+    return problem
+
+
+class JsonParse:
+    """Result of :func:`parse_json_strict`."""
+
+    def __init__(self, value: Any, constants: list[str]) -> None:
+        self.value = value
+        """the decoded document (non-finite literals decoded as floats, so the walk can locate them)"""
+        self.constants = constants
+        """``NaN`` / ``Infinity`` / ``-Infinity`` literals met while parsing (not valid JSON)"""
+
+
+def parse_json_strict(text: str) -> JsonParse:
+    """Decode JSON, noting the non-standard ``NaN``/``Infinity`` literals Python's decoder accepts.
+
+    :param text: JSON text
+    :return: the value and the non-finite literals seen
+    :raises ValueError: (``json.JSONDecodeError``) for text that is not JSON, e.g. a truncated file
+    """
+    constants: list[str] = []
+
+    def constant(name: str) -> float:
+        constants.append(name)
+        return float(name.replace("Infinity", "inf"))
+
+    return JsonParse(json.loads(text, parse_constant=constant), constants)
+
+
+def iter_non_finite(value: Any, path: str = "") -> Iterator[str]:
+    """Yield the path of every non-finite float inside a decoded JSON value.
+
+    :param value: decoded JSON
+    :param path: prefix of the reported paths
+    """
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            yield f"{path or '(value)'} = {value}"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from iter_non_finite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from iter_non_finite(v, f"{path}[{i}]")

@@ -1,0 +1,267 @@
+"""``hyperbench leaderboard verify ID --sample K``: re-evaluate submitted checkpoints on fresh evaluation seeds.
+
+For each of ``K`` checkpoints drawn at random (seeded, so a verification can be repeated), the network is
+rebuilt by the method registry from the run's JSON spec (``spec.json`` = the suite's
+:class:`~hyperbench.bench.suite.RunSpec`), the safetensors weights are loaded into it
+(:func:`safetensors.torch.load_model`, strict; nothing is unpickled), and the policy is evaluated with
+the suite's evaluation protocol through the runner's own evaluators
+(:class:`hyperbench.bench.runner.Sb3Evaluator`: deterministic actions, the protocol's episodes and
+held-out test tasks; meta learners through their ``evaluate(tasks, n_episodes)``), but with **fresh
+evaluation seeds** derived from the verification seed instead of the run's.
+
+**Tolerance.** A checkpoint agrees with its record when
+
+    |mean re-evaluated return − submitted final return_mean|
+        ≤ max(normalised × |reference − random|,  z × sqrt(s₁²/n₁ + s₂²/n₂))
+
+with the task's (random, reference) returns of ``hyperbench report``'s normalisation (or the submitted
+mean's magnitude, at least 1, for tasks without reference scores), s and n the standard deviation
+(ddof 1) and number of the submitted and re-evaluated episode returns (one sample's s stands in for the
+other's when that one has a single episode). Defaults: ``normalised = 0.1`` (a tenth of the task's
+random-to-reference range) and ``z = 4`` (fresh seeds give another sample of the same return
+distribution; 4 standard errors keeps honest entries from failing by chance). The entry is **verified**
+when every sampled checkpoint agrees; otherwise every discrepancy is reported. Results are appended to
+``leaderboard/verifications/<suite>/<id>.json`` and shown on the board after the next build.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperbench.bench._io import atomic_write_json
+from hyperbench.bench.record import RunRecord
+from hyperbench.bench.suite import RunSpec, Suite
+from hyperbench.leaderboard.board import Leaderboard
+from hyperbench.leaderboard.submission import checkpoint_relpath, read_submission_file
+from hyperbench.leaderboard.validate import SPEC_FILE, WEIGHT_FILES, SubmissionRejected, validate
+
+__all__ = ["Tolerance", "VerifyError", "reevaluate", "verify_submission"]
+
+VERIFICATION_SCHEMA_VERSION = 1
+
+
+class VerifyError(RuntimeError):
+    """A submission that cannot be verified (no checkpoints, method unavailable here)."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """When a re-evaluated score agrees with the submitted one (see the module docstring)."""
+
+    normalised: float = 0.1
+    """allowed difference as a fraction of the task's |reference − random| return range"""
+    z: float = 4.0
+    """allowed difference in standard errors of the difference of the two means"""
+
+
+def _scale(suite: Suite, task: str, submitted_mean: float) -> float:
+    from hyperbench.bench.stats import default_reference
+    from hyperbench.bench.tasks import UnknownTaskError, resolve_task
+
+    entry = suite.task(task)
+    try:
+        name = resolve_task(task, entry.env_kwargs).reference_name
+    except UnknownTaskError:
+        name = task
+    ref = default_reference(name) or entry.reference
+    if ref is not None and ref[1] != ref[0]:
+        return abs(ref[1] - ref[0])
+    return max(abs(submitted_mean), 1.0)
+
+
+def _std(values: list[float]) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) >= 2 else None
+
+
+def allowed_difference(
+    submitted: list[float], reevaluated: list[float], scale: float, tolerance: Tolerance
+) -> tuple[float, float]:
+    """The tolerance of one comparison.
+
+    :param submitted: the record's final episode returns
+    :param reevaluated: the re-evaluation's episode returns
+    :param scale: |reference − random| of the task (or the fallback scale)
+    :param tolerance: settings
+    :return: ``(allowed difference, standard error of the difference)``
+    """
+    s1, s2 = _std(submitted), _std(reevaluated)
+    s1 = s1 if s1 is not None else (s2 or 0.0)
+    s2 = s2 if s2 is not None else s1
+    se = math.sqrt(s1**2 / max(len(submitted), 1) + s2**2 / max(len(reevaluated), 1))
+    return max(tolerance.normalised * scale, tolerance.z * se), se
+
+
+def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
+    """Rebuild a run's policy from its spec, load its safetensors weights, evaluate it on fresh seeds.
+
+    :param spec: the run (the suite's spec; the submitted ``spec.json`` was checked equal to it)
+    :param weights: ``policy.safetensors`` (SB3: the policy's ``state_dict``) or ``learner.safetensors``
+        (a meta learner's own safetensors checkpoint)
+    :param eval_seed: seed of the evaluation episodes (differs from the run's seed)
+    :return: every evaluation episode's return
+    :raises VerifyError: if the method cannot run here
+    """
+    import torch
+
+    from hyperbench.bench.registry import BuildContext, get_method
+    from hyperbench.bench.runner import MetaEvaluator, Sb3Evaluator
+    from hyperbench.bench.tasks import resolve_task
+
+    torch.set_num_threads(1)
+    method = get_method(spec.method_id)
+    reason = method.availability()
+    if reason is not None:
+        raise VerifyError(reason)
+    task = resolve_task(spec.task, spec.env_kwargs)
+    config = dict(spec.config)
+    if isinstance(config.get("buffer_size"), int):  # the replay buffer is not part of the policy: keep it small
+        config["buffer_size"] = min(config["buffer_size"], 1000)
+    ctx = BuildContext(config=config, seed=spec.seed, task=task)
+    evaluator: Any
+    if method.kind == "sb3":
+        from safetensors.torch import load_model
+        from stable_baselines3.common.monitor import Monitor
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        context = method.observation == "context"
+        ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
+        learner = method.build(ctx)
+        load_model(learner.policy, str(weights), strict=True)
+        evaluator = Sb3Evaluator(task, context, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
+    else:
+        learner = method.load(str(weights), ctx)
+        if hasattr(learner, "rng") and hasattr(learner, "torch_rng"):  # fresh randomness for the adaptation episodes
+            learner.rng = np.random.default_rng(np.random.SeedSequence([eval_seed, 0x5EED]))
+            learner.torch_rng.manual_seed(eval_seed)
+        evaluator = MetaEvaluator(task, spec.eval.episodes, spec.eval.max_tasks)
+    try:
+        outcome = evaluator(learner)
+    finally:
+        evaluator.close()
+        env = getattr(learner, "env", None)
+        if env is not None:
+            env.close()
+    return [float(r) for r in outcome.returns]
+
+
+def _utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def verify_submission(
+    board: Leaderboard,
+    submission_id: str,
+    *,
+    sample: int = 3,
+    seed: int | None = None,
+    tolerance: Tolerance | None = None,
+    write: bool = True,
+) -> dict[str, Any]:
+    """Re-evaluate ``sample`` checkpoints of a submission and record whether they agree with its records.
+
+    :param board: the leaderboard
+    :param submission_id: the submission
+    :param sample: number of checkpoints to re-evaluate (all of them if fewer)
+    :param seed: verification seed (draws the checkpoints and the evaluation seeds); random by default,
+        stored with the result so the verification can be repeated
+    :param tolerance: agreement rule
+    :param write: append the result to the board's verification file
+    :return: the verification attempt (``status`` ``"verified"`` or ``"discrepancy"``, per-run ``checks``)
+    :raises KeyError: unknown id (naming close ones)
+    :raises SubmissionRejected: the stored submission does not validate
+    :raises VerifyError: no checkpoints, or the method cannot run here
+    """
+    if sample < 1:
+        raise ValueError(f"--sample must be at least 1, got {sample}")
+    tolerance = tolerance or Tolerance()
+    path = board.find(submission_id)
+    candidate = read_submission_file(path)
+    validation = validate(candidate, board, stored=True)
+    if not validation.ok:
+        raise SubmissionRejected(str(path), validation.problems)
+    doc = candidate.doc
+    suite = validation.suite
+    assert doc is not None and suite is not None
+    checkpoints = [c for c in doc.get("checkpoints") or [] if isinstance(c, Mapping)]
+    if not checkpoints:
+        raise VerifyError(
+            f"submission {submission_id!r} carries no checkpoints, so it cannot be re-evaluated "
+            "(runs must be made with `hyperbench run --save-policies`)"
+        )
+    seed = secrets.randbits(31) if seed is None else int(seed)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E51F1]))
+    chosen_idx = sorted(rng.choice(len(checkpoints), size=min(sample, len(checkpoints)), replace=False).tolist())
+    records: dict[tuple[str, str, int], RunRecord] = {r.key: r for r in validation.records}
+    checks: list[dict[str, Any]] = []
+    for idx in chosen_idx:
+        entry = checkpoints[idx]
+        key = (entry["method"], entry["task"], int(entry["seed"]))
+        record = records[key]
+        assert record.final is not None
+        spec = suite.run_spec(*key)
+        weights_name = next(n for n in entry["files"] if n in WEIGHT_FILES)
+        weights = candidate.files[checkpoint_relpath(*key, weights_name)]
+        assert candidate.files[checkpoint_relpath(*key, SPEC_FILE)].is_file()
+        eval_seed = int(rng.integers(0, 2**31 - 1))
+        if eval_seed == record.seed:
+            eval_seed += 1
+        returns = reevaluate(spec, weights, eval_seed)
+        submitted = list(record.final.returns)
+        new_mean = float(np.mean(returns))
+        diff = new_mean - record.final.return_mean
+        scale = _scale(suite, spec.task, record.final.return_mean)
+        allowed, se = allowed_difference(submitted, returns, scale, tolerance)
+        checks.append(
+            {
+                "run": spec.run_id,
+                "eval_seed": eval_seed,
+                "submitted": {"mean": record.final.return_mean, "std": record.final.return_std, "n": len(submitted)},
+                "reevaluated": {"mean": new_mean, "std": float(np.std(returns)), "n": len(returns), "returns": returns},
+                "difference": diff,
+                "scale": scale,
+                "standard_error": se,
+                "allowed": allowed,
+                "agree": abs(diff) <= allowed,
+            }
+        )
+    from hyperbench.version import __version__
+
+    attempt = {
+        "date": _utcnow(),
+        "status": "verified" if all(c["agree"] for c in checks) else "discrepancy",
+        "sample": len(checks),
+        "of": len(checkpoints),
+        "seed": seed,
+        "tolerance": {"normalised": tolerance.normalised, "z": tolerance.z},
+        "hyperbench": __version__,
+        "checks": checks,
+    }
+    if write:
+        target = board.verification_path(suite.name, doc["id"])
+        with board.lock():
+            history: dict[str, Any] = {
+                "schema_version": VERIFICATION_SCHEMA_VERSION,
+                "kind": "hyperbench.Verification",
+                "submission": doc["id"],
+                "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash},
+                "attempts": [],
+            }
+            if target.is_file():
+                try:
+                    previous = json.loads(target.read_text(encoding="utf-8"))
+                    if isinstance(previous, dict) and isinstance(previous.get("attempts"), list):
+                        history["attempts"] = previous["attempts"]
+                except (OSError, ValueError):
+                    pass
+            history["attempts"].append(attempt)
+            atomic_write_json(target, history)
+    return attempt
