@@ -54,6 +54,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("raw", "Submission", "text", "the raw submission file"),
 )
 
+_WIDE_PLOTS = ("aggregates", "learning_curves")
 _PLOT_TITLES = {
     "aggregates": "Aggregate metrics with 95% CIs",
     "sample_efficiency": "IQM sample-efficiency curves",
@@ -344,7 +345,8 @@ a { color: var(--accent); }
 .status-discrepancy { color: #b42318; font-weight: 600; }
 details { margin: .8rem 0; border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem; }
 summary { cursor: pointer; font-weight: 600; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1rem; margin-top: .6rem; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 1rem; margin-top: .6rem; }
+figure.wide { grid-column: 1 / -1; }
 figure { margin: 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: .85rem; }
@@ -518,9 +520,9 @@ def _entry_html(entry: Entry) -> list[str]:
             if png is None:
                 continue
             uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-            out.append(
-                f'<figure><img alt="{_e(title)} ({_e(entry.id)})" src="{uri}"><figcaption>{_e(title)}</figcaption></figure>'
-            )
+            wide = ' class="wide"' if key in _WIDE_PLOTS else ""
+            img = f'<img alt="{_e(title)} ({_e(entry.id)})" src="{uri}">'
+            out.append(f"<figure{wide}>{img}<figcaption>{_e(title)}</figcaption></figure>")
         out.append("</div>")
     out.append("</details>")
     return out
@@ -550,7 +552,7 @@ def render_html(groups: Sequence[Group], empty: Sequence[str], settings: Mapping
     for name, version, current, entries in groups:
         out.append(f'<section id="suite-{_slug(name, version)}"><h2>{_e(_group_title(name, version, current))}</h2>')
         if entries[0].suite.description:
-            out.append(f"<p>{_e(entries[0].suite.description)}</p>")
+            out.append(f"<p>{_code_md(entries[0].suite.description)}</p>")
         out.append('<ul class="facts">' + "".join(f"<li>{_code_md(f)}</li>" for f in _suite_facts(entries[0])) + "</ul>")
         out.extend(_html_table(name, version, entries))
         for entry in entries:
