@@ -52,11 +52,20 @@ def main() -> None:
         measured[(key, task)] = (train_s, eval_s)
         mlp = measured.get((f"{spec.method_id.split('-')[0]}-mlp", task))
         ratio = f"{train_s / mlp[0]:7.2f}" if mlp else "      –"
-        print(f"{key:28s} {task:28s} {1e3 * train_s:14.2f} {1e3 * eval_s:13.3f} {ratio}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"{key:28s} {task:28s} {1e3 * train_s:14.2f} {1e3 * eval_s:13.3f} {ratio}  ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
         table.train.setdefault(key, {})[task] = train_s
         table.eval.setdefault(key, {})[task] = eval_s
     if args.write:
-        table.meta = {**machine_info(), "command": "python benchmarks/bench_runner.py " + " ".join(f"--suite {s}" for s in args.suite)}
+        import os
+        import sys
+
+        command = "python benchmarks/bench_runner.py " + " ".join(sys.argv[1:])
+        commands = [c for c in table.meta.get("commands", []) if c != command] + [command]
+        load = [round(x, 2) for x in os.getloadavg()]
+        table.meta = {**machine_info(), "commands": commands, "load_average_at_end": load}
         table.save()
         print("written to hyperbench/bench/step_costs.json")
 

@@ -160,6 +160,8 @@ def _print_plan(suite: Any, plan: Any, runs_dir: Path, workers: int, measure: bo
             f"  step costs measured on {meta.get('cpu_count')} CPU(s), {meta.get('processor')}, "
             f"{meta.get('date')}, one torch thread"
         )
+        if meta.get("note"):
+            print(f"  ({meta['note']})")
     unavailable = {}
     for m in suite.methods:
         reason = get_method(m.method).availability()
