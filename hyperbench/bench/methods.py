@@ -8,7 +8,9 @@ Names are ``<algorithm>-<critic>``:
   ``"SAHyperPolicy"`` alias with ``policy_kwargs["critic"]`` naming the critic;
 - ``tqc-mlp`` (sb3-contrib's TQC) and ``tqc-sa-hyper`` (a quantile SA-Hyper critic);
 - ``sac-context-mlp`` (SB3's ``MultiInputPolicy`` on the Dict observation ``{"observation", "context"}``)
-  and ``sac-context-hyper`` (``"ContextHyperPolicy"``: the context generates the actor's weights).
+  and ``sac-context-hyper`` (``"ContextHyperPolicy"``: the context generates the actor's weights);
+- the meta learners of :mod:`hyperbench.meta` (``maml``, ``context-maml``, ``hyper-maml``, …), registered by
+  ``hyperbench.meta.registry.register_all``.
 
 Defaults follow the paper's public code where it states them (REFERENCE.md §1): learning rate 3e-4 for
 the actor and MLP critics, 5e-5 for hypernetwork critics (``critic_lr``), TD3 batch 100 with 1000 random
@@ -192,4 +194,14 @@ def _register_builtins() -> None:
     )
 
 
+def _register_meta_learners() -> None:
+    """The meta-RL learners of :mod:`hyperbench.meta` (lazy entry points; ``meta`` does not import ``bench``)."""
+    try:
+        from hyperbench.meta.registry import register_all
+    except ImportError:  # a hyperbench.meta without a registry (yet)
+        return
+    register_all(register_method)
+
+
 _register_builtins()
+_register_meta_learners()
