@@ -31,7 +31,11 @@ Schema (``schema_version`` 1), every key always present::
         "success_rate": float | null,
         "per_task_return": {str: float} | null  # mean return per held-out task (task families)
       },
-      "config": {...},          # resolved hyperparameters and everything else the run was given
+      "config": {               # what the run was given
+        "hyperparameters": {...},   # the method's resolved settings (registry defaults ← suite overrides)
+        "env_kwargs": {...},        # family options / gym.make keyword arguments of the task
+        "kind": "sb3" | "meta" | null, "observation": "plain" | "context" | null
+      },
       "config_hash": str,       # hash of the run specification (method, task, seed, budget, eval, config)
       "timing": {"wall_s": float, "cpu_s": float, "started_at": str, "finished_at": str,
                  "attempts": int, "resumed_from": [int]},   # resumed_from: checkpoint steps resumed at
@@ -41,7 +45,10 @@ Schema (``schema_version`` 1), every key always present::
       "artifacts": {str: str}   # optional files next to the records, paths relative to the runs dir
     }
 
-Scores are raw (undiscounted) returns; normalisation happens in :mod:`hyperbench.bench.stats`.
+Scores are raw (undiscounted) returns; normalisation happens in :mod:`hyperbench.bench.stats`. Curves hold
+finite numbers only: an evaluation that returns NaN/inf ends the run as ``failed`` before it is recorded.
+Meta learners train in whole iterations, so ``steps_done`` (and the last curve step) may exceed ``budget``.
+Wall and CPU time of an attempt that was killed count up to its last checkpoint.
 """
 
 from __future__ import annotations

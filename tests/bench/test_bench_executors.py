@@ -29,7 +29,7 @@ def curves(runs_dir: Path) -> dict[tuple[str, str, int], tuple[float, ...]]:
 
 def test_in_process_run_skips_existing_and_continues_after_failures(tmp_path, tiny_suite):
     suite = tiny_suite(methods=["hb-td3-tiny", "hb-raises"], seeds=2)
-    result = run_suite(suite, tmp_path, workers=0, progress=False)
+    result = run_suite(suite, tmp_path, workers=0, progress=True)
     assert result.total == 4 and result.skipped == 0 and len(result.ok) == 2 and len(result.failed) == 2
     assert all("boom" in reason for _, reason in result.failed)
     assert (tmp_path / "suite.json").exists()
@@ -39,6 +39,17 @@ def test_in_process_run_skips_existing_and_continues_after_failures(tmp_path, ti
     assert {p: p.stat().st_mtime_ns for p in iter_record_paths(tmp_path)} == before  # nothing rewritten
     retried = run_suite(suite, tmp_path, workers=0, progress=False, retry_failed=True)
     assert retried.skipped == 2 and len(retried.failed) == 2
+
+
+def test_a_run_busy_elsewhere_leaves_the_suite_incomplete(tmp_path, tiny_suite):
+    from hyperbench.bench.runner import _run_lock
+
+    suite = tiny_suite(seeds=2)
+    with _run_lock(tmp_path, suite.grid()[0]):
+        result = run_suite(suite, tmp_path, workers=0, progress=False)
+    assert not result.complete and len(result.ok) == 1
+    assert result.not_run[0][0] == suite.grid()[0].run_id and "already running" in result.not_run[0][1]
+    assert run_suite(suite, tmp_path, workers=0, progress=False).complete
 
 
 def test_changed_settings_are_not_mixed_with_old_records(tmp_path, tiny_suite):
