@@ -52,6 +52,13 @@ def test_a_run_busy_elsewhere_leaves_the_suite_incomplete(tmp_path, tiny_suite):
     assert run_suite(suite, tmp_path, workers=0, progress=False).complete
 
 
+def test_two_runners_cannot_share_a_runs_directory(tmp_path, tiny_suite):
+    from hyperbench.bench.executors import _runs_dir_lock
+
+    with _runs_dir_lock(tmp_path), pytest.raises(SuiteConflictError, match="another `hyperbench run` is using"):
+        run_suite(tiny_suite(), tmp_path, workers=0, progress=False)
+
+
 def test_changed_settings_are_not_mixed_with_old_records(tmp_path, tiny_suite):
     run_suite(tiny_suite(), tmp_path, workers=0, progress=False)
     changed = tiny_suite(methods=[{"name": "hb-td3-tiny", "config": {"learning_rate": 0.01}}])
