@@ -1,7 +1,7 @@
-"""Import to register ``maml``, ``context-maml`` and ``hyper-maml`` with the suite runner.
+"""Import to make sure ``maml``, ``context-maml`` and ``hyper-maml`` are registered with the suite runner.
 
-``hyperbench run SUITE --plugin hyperbench.meta.plugin`` (needed only while the bench registry does not call
-:func:`hyperbench.meta.registry.register_all` itself).
+The bench registry registers them itself; this module (``--plugin hyperbench.meta.plugin``) is a no-op then,
+and registers them when used with a bench that does not.
 """
 
 from __future__ import annotations

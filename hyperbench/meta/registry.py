@@ -1,8 +1,7 @@
 """The MAML family as suite methods: ``maml``, ``context-maml``, ``hyper-maml``.
 
-This module does not import :mod:`hyperbench.bench` (``meta`` sits below ``bench``): the bench registry calls
-:func:`register_all` with its own ``register_method``. Until it does, ``hyperbench run SUITE --plugin
-hyperbench.meta.plugin`` registers them.
+This module does not import :mod:`hyperbench.bench` (``meta`` sits below ``bench``): the bench registry
+(``hyperbench.bench.methods``) calls :func:`register_all` with its own ``register_method``.
 
 Every :class:`~hyperbench.meta.MAMLConfig` field except ``variant`` is a configurable default, so a suite
 may write e.g. ``{name: hyper-maml, config: {meta_batch_size: 20, hidden: [64, 64]}}``.
