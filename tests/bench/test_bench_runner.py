@@ -145,3 +145,29 @@ def test_second_process_cannot_run_the_same_run(tmp_path, tiny_suite):
     spec = tiny_suite().grid()[0]
     with _run_lock(tmp_path, spec), pytest.raises(RunBusyError, match="already running"):
         run_one(spec, tmp_path)
+
+
+def test_saved_policy_weights_rebuild_the_same_policy(tmp_path, tiny_suite):
+    from safetensors.torch import load_model
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from hyperbench.bench.registry import BuildContext, get_method
+    from hyperbench.bench.runner import RunOptions
+    from hyperbench.bench.tasks import resolve_task
+
+    spec = tiny_suite().grid()[0]
+    rec = run_one(spec, tmp_path, RunOptions(save_policy=True))
+    folder = tmp_path / rec.artifacts["policy"]
+    assert json.loads((folder / "spec.json").read_text())["method_id"] == "hb-td3-tiny"
+    task = resolve_task(spec.task)
+    env = DummyVecEnv([lambda: Monitor(task.make_env())])
+    fresh = get_method(spec.method_id).build(BuildContext(config=spec.config, seed=123, task=task, env=env))
+    obs = np.zeros((1, 1), np.float32)
+    before = fresh.predict(obs, deterministic=True)[0]
+    load_model(fresh.policy, str(folder / "policy.safetensors"))
+    after = fresh.predict(obs, deterministic=True)[0]
+    assert not np.allclose(before, after)
+    # the loaded policy is the evaluated one: its action reproduces the final return −(a − 0.5)²
+    assert rec.final_score is not None
+    assert -((float(after.reshape(-1)[0]) - 0.5) ** 2) == pytest.approx(rec.final_score, abs=1e-5)
