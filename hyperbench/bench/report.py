@@ -261,9 +261,11 @@ def _markdown(
         add("")
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     add(f"- suite hash `{info.hash}`; generated {now} from the run records by `hyperbench report`")
+    full_grid = len(info.methods) * len(info.tasks) * len(info.seeds)
+    restricted = "" if g["expected"] == full_grid else ", some methods on some tasks only"
     add(
         f"- runs: **{g['ok']} ok**, **{g['failed']} failed**, **{g['missing']} missing** of {g['expected']} "
-        f"({len(info.methods)} methods × {len(info.tasks)} tasks × {len(info.seeds)} seeds)"
+        f"({len(info.methods)} methods × {len(info.tasks)} tasks × {len(info.seeds)} seeds{restricted})"
     )
     comp = scores["compute"]
     add(f"- compute: {comp['cpu_h']:.2f} CPU-hours, {comp['wall_h']:.2f} run-hours (sum of per-run wall time)")
