@@ -4,7 +4,7 @@ Importing :mod:`hyperbench` registers the Gymnasium task families (namespace ``h
 policy aliases (``"SAHyperPolicy"`` and friends). Environments load their simulators lazily.
 """
 
-import hyperbench.envs  # noqa: F401  (registers gymnasium ids)
+import hyperbench.envs  # registers the gymnasium ids
 import hyperbench.sb3  # noqa: F401  (registers the SB3 policy aliases)
 from hyperbench.version import __version__
 

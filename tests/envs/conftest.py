@@ -12,4 +12,3 @@ import hyperbench.envs as henvs
 def ml1() -> henvs.TaskFamily:
     """Meta-World ML1 pick-place, seed 0."""
     return family("ml1")
-
