@@ -25,6 +25,7 @@ import contextlib
 import datetime as _dt
 import fcntl
 import importlib
+import inspect
 import json
 import math
 import os
@@ -237,12 +238,17 @@ class Sb3Evaluator:
 class MetaEvaluator:
     """Evaluate a meta learner with its own ``evaluate(tasks, n_episodes)`` on the held-out test tasks."""
 
-    def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None) -> None:
+    def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None, seed: int | None = None) -> None:
         self.tasks = task.test_tasks(max_tasks)
         self.episodes = episodes
+        self.seed = seed
 
     def __call__(self, learner: Any) -> EvalOutcome:
-        result = learner.evaluate(self.tasks, self.episodes)
+        # A learner whose evaluate takes a ``seed`` gets it (the leaderboard re-evaluates on fresh seeds).
+        kwargs = {}
+        if self.seed is not None and "seed" in inspect.signature(learner.evaluate).parameters:
+            kwargs["seed"] = self.seed
+        result = learner.evaluate(self.tasks, self.episodes, **kwargs)
         returns = result.get("returns") if isinstance(result, dict) else getattr(result, "returns", None)
         successes = result.get("successes") if isinstance(result, dict) else getattr(result, "successes", None)
         if returns is None:

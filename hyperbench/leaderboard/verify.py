@@ -142,7 +142,7 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
         if hasattr(learner, "rng") and hasattr(learner, "torch_rng"):  # fresh randomness for the adaptation episodes
             learner.rng = np.random.default_rng(np.random.SeedSequence([eval_seed, 0x5EED]))
             learner.torch_rng.manual_seed(eval_seed)
-        evaluator = MetaEvaluator(task, spec.eval.episodes, spec.eval.max_tasks)
+        evaluator = MetaEvaluator(task, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
     try:
         outcome = evaluator(learner)
     finally:

@@ -350,6 +350,9 @@ class MetaLearner(ABC):
         :param tasks: tasks of the learner's family (e.g. ``learner.family.test_tasks``)
         :param n_episodes: evaluation episodes per task
         :return: per-task returns (and successes)
+
+        Implementations may also take a keyword ``seed`` for the evaluation's randomness (MAML does); the
+        suite runner then passes it when it evaluates on fresh seeds (``hyperbench leaderboard verify``).
         """
 
     # ------------------------------------------------------------------------------------ persistence

@@ -171,3 +171,26 @@ def test_saved_policy_weights_rebuild_the_same_policy(tmp_path, tiny_suite):
     # the loaded policy is the evaluated one: its action reproduces the final return −(a − 0.5)²
     assert rec.final_score is not None
     assert -((float(after.reshape(-1)[0]) - 0.5) ** 2) == pytest.approx(rec.final_score, abs=1e-5)
+
+
+def test_meta_evaluator_passes_a_fresh_seed_only_to_learners_that_take_one():
+    from types import SimpleNamespace
+
+    from hyperbench.bench.runner import MetaEvaluator
+
+    task = SimpleNamespace(test_tasks=lambda max_tasks: ["a", "b"])
+    seen = []
+
+    class Seeded:
+        def evaluate(self, tasks, n_episodes, seed=0):
+            seen.append(seed)
+            return {"returns": [[float(seed)]] * len(tasks)}
+
+    class Unseeded:
+        def evaluate(self, tasks, n_episodes):
+            return {"returns": [[1.0]] * len(tasks)}
+
+    assert MetaEvaluator(task, 1, None, seed=7)(Seeded()).returns == [7.0, 7.0]
+    assert MetaEvaluator(task, 1, None)(Seeded()).returns == [0.0, 0.0]  # the learner's own default
+    assert MetaEvaluator(task, 1, None, seed=7)(Unseeded()).returns == [1.0, 1.0]
+    assert seen == [7, 0]
