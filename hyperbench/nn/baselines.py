@@ -33,6 +33,16 @@ def _members(x: th.Tensor, n_members: int) -> th.Tensor:
     return x.unsqueeze(0).expand(n_members, *x.shape)
 
 
+def ensemble_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, n_members: int) -> nn.Sequential:
+    """ReLU MLP of :class:`EnsembleLinear` layers, ``(E, B, in_dim) → (E, B, out_dim)``."""
+    sizes = [in_dim, *hidden]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        layers += [EnsembleLinear(n_members, fan_in, fan_out), nn.ReLU()]
+    layers.append(EnsembleLinear(n_members, sizes[-1], out_dim))
+    return nn.Sequential(*layers)
+
+
 class QEnsemble(nn.Module):
     """Base class: ``forward(state, action) -> (E, B, n_outputs)``."""
 
@@ -57,12 +67,7 @@ class MLPQ(QEnsemble):
     def __init__(self, state_dim: int, action_dim: int, hidden: Sequence[int], n_members: int = 2, n_outputs: int = 1) -> None:
         super().__init__()
         self.n_members, self.n_outputs = n_members, n_outputs
-        sizes = [state_dim + action_dim, *hidden]
-        layers: list[nn.Module] = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            layers += [EnsembleLinear(n_members, fan_in, fan_out), nn.ReLU()]
-        layers.append(EnsembleLinear(n_members, sizes[-1], n_outputs))
-        self.net = nn.Sequential(*layers)
+        self.net = ensemble_mlp(state_dim + action_dim, hidden, n_outputs, n_members)
 
     def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
         return self.net(_members(th.cat([state, action], dim=-1), self.n_members))
@@ -123,12 +128,7 @@ class ResNetFeaturesQ(QEnsemble):
         super().__init__()
         self.n_members, self.n_outputs = n_members, n_outputs
         self.features = PrimaryNetwork(n_members, state_dim, PRIMARY_PRESETS[primary])
-        sizes = [self.features.latent_dim + action_dim, *hidden]
-        layers: list[nn.Module] = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            layers += [EnsembleLinear(n_members, fan_in, fan_out), nn.ReLU()]
-        layers.append(EnsembleLinear(n_members, sizes[-1], n_outputs))
-        self.head = nn.Sequential(*layers)
+        self.head = ensemble_mlp(self.features.latent_dim + action_dim, hidden, n_outputs, n_members)
 
     def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
         features = self.features(_members(state, self.n_members))
