@@ -1,23 +1,6 @@
-"""Fixtures of the meta-learner tests: a small Point-Robot family (built once) and one torch thread."""
+"""Settings of the meta-learner tests (the shared fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import pytest
-import torch as th
-
-from hyperbench.envs import TaskFamily, make_family
-
 #: Small meta-batches keep every learning test to seconds on one core.
 TINY = {"meta_batch_size": 10, "episodes_per_task": 10}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    # The tests share 2 cores with other processes; one thread each is faster overall.
-    th.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def point_family() -> TaskFamily:
-    """Point-Robot with 20 train and 10 test goals on the unit half-circle."""
-    return make_family("point-robot", seed=0, n_train=20, n_test=10)
