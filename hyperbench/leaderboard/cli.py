@@ -3,7 +3,7 @@
 ::
 
     hyperbench submit SOURCE [--name NAME] [--leaderboard DIR] [--suites DIR ...] [--id ID] [--notes TEXT]
-                             [--no-checkpoints] [--allow-old-version] [--dry-run] [--build] [--plugin MODULE ...]
+                             [--checkpoints actor|full|none] [--allow-old-version] [--dry-run] [--build] [--plugin MODULE ...]
     hyperbench leaderboard build [--leaderboard DIR] [--suites DIR ...] [--reps N] [--seed S] [--no-plots]
     hyperbench leaderboard serve [--leaderboard DIR] [--port PORT] [--timeout SECONDS]
     hyperbench leaderboard verify ID [--sample K] [--seed S] [--tolerance F] [--z Z] [--leaderboard DIR]
@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+from hyperbench.leaderboard.submission import CHECKPOINT_MODES
 
 __all__ = ["register"]
 
@@ -58,7 +60,13 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--name", default=None, help="submitter (a person or a team); required for a runs directory")
     submit.add_argument("--id", dest="submission_id", default=None, help="submission id (default: <date>-<name>-<hash>)")
     submit.add_argument("--notes", default="", help="free text shown with the entry")
-    submit.add_argument("--no-checkpoints", action="store_true", help="leave the saved policies out (entry not verifiable)")
+    submit.add_argument(
+        "--checkpoints",
+        choices=CHECKPOINT_MODES,
+        default="actor",
+        help="what to include of the saved policies: SB3 policies cut down to their actor (default; all that "
+        "re-evaluation needs), the full policies, or none (the entry cannot be verified)",
+    )
     submit.add_argument(
         "--allow-old-version", action="store_true", help="accept runs of an older suite version (listed under that version)"
     )
@@ -136,7 +144,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             print("hyperbench submit: --name is required for a runs directory (who submits?)", file=sys.stderr)
             return 2
         candidate = pack_runs(
-            source, args.name.strip(), submission_id=args.submission_id, notes=args.notes, checkpoints=not args.no_checkpoints
+            source, args.name.strip(), submission_id=args.submission_id, notes=args.notes, checkpoints=args.checkpoints
         )
     elif source.is_file():
         candidate = read_submission_file(source)

@@ -30,10 +30,16 @@ A submission is one JSON document (``schema_version`` 1) plus optional checkpoin
     }
 
 Checkpoint files live in ``<id>/<method>/<task-slug>/seed-<n>/<file name>`` next to the JSON: the final
-policy's weights as safetensors (``policy.safetensors`` for SB3 methods: the policy's ``state_dict``;
-``learner.safetensors`` for meta learners: their own safetensors checkpoint) and ``spec.json``, the run's
-:class:`~hyperbench.bench.suite.RunSpec`, from which the method registry rebuilds the network before the
-weights are loaded. ``hyperbench run --save-policies`` writes exactly these files under ``policies/``.
+policy's weights as safetensors and ``spec.json``, the run's :class:`~hyperbench.bench.suite.RunSpec`, from
+which the method registry rebuilds the network before the weights are loaded. The weights are one of
+
+- ``actor.safetensors`` (SB3 methods, the default): ``policy.actor``'s ``state_dict``, everything the
+  deterministic evaluation uses; packed from the full policy, it is 5–30× smaller (no critics, no targets);
+- ``policy.safetensors`` (SB3 methods, ``checkpoints="full"``): the whole policy's ``state_dict``;
+- ``learner.safetensors`` (meta learners): their own safetensors checkpoint.
+
+``hyperbench run --save-policies`` writes ``policy.safetensors``/``learner.safetensors`` and ``spec.json``
+under ``policies/``; :func:`pack_runs` copies them, cutting SB3 policies down to their actor unless asked not to.
 """
 
 from __future__ import annotations
@@ -52,9 +58,10 @@ import yaml
 
 from hyperbench.bench._io import provenance as current_provenance
 from hyperbench.bench.record import RECORDS_DIR, iter_record_paths, record_path, task_slug
-from hyperbench.leaderboard.safety import parse_json_strict, sha256_bytes, sniff_pickle
+from hyperbench.leaderboard.safety import check_payload_file, parse_json_strict, sha256_bytes, sniff_pickle
 
 __all__ = [
+    "CHECKPOINT_MODES",
     "KIND",
     "SCHEMA_VERSION",
     "Candidate",
@@ -68,6 +75,9 @@ __all__ = [
 #: Version of the submission format; bump it on any change of meaning.
 SCHEMA_VERSION = 1
 KIND = "hyperbench.Submission"
+#: What :func:`pack_runs` includes of each saved SB3 policy: its actor, all of it, or nothing.
+CHECKPOINT_MODES: tuple[str, ...] = ("actor", "full", "none")
+POLICY_FILE, ACTOR_FILE = "policy.safetensors", "actor.safetensors"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 TOP_KEYS: tuple[str, ...] = (
     "schema_version",
@@ -93,8 +103,9 @@ class Candidate:
     """the submission document (``None`` when the file could not be read as JSON)"""
     source: str
     """where it came from, for messages"""
-    files: dict[str, Path] = field(default_factory=dict)
-    """checkpoint file (path relative to the checkpoint directory) → its current location"""
+    files: dict[str, Path | bytes] = field(default_factory=dict)
+    """checkpoint file (path relative to the checkpoint directory) → its current location, or its content when
+    packing made it (an actor cut out of a full policy)"""
     unlisted: dict[str, Path] = field(default_factory=dict)
     """files found in the checkpoint directory that the document does not list"""
     problems: list[str] = field(default_factory=list)
@@ -297,6 +308,34 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def actor_weights(policy_weights: bytes) -> bytes:
+    """Cut an SB3 policy's safetensors ``state_dict`` down to its actor (``actor.*``, prefix removed).
+
+    The result loads strictly into ``policy.actor``, which is all ``policy.predict`` uses. Only the
+    safetensors format is parsed; nothing is unpickled.
+
+    :param policy_weights: the content of ``policy.safetensors``
+    :return: the content of ``actor.safetensors``
+    :raises ValueError: if the file is not safetensors or holds no ``actor.`` tensors
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load, save
+
+    try:
+        tensors = load(policy_weights)
+    except SafetensorError as exc:
+        raise ValueError(f"not a safetensors file ({exc})") from exc
+    actor = {k.removeprefix("actor."): v for k, v in tensors.items() if k.startswith("actor.")}
+    if not actor:
+        raise ValueError("holds no actor.* tensors, so no actor can be cut out of it (submit with --checkpoints full)")
+    return save(actor, metadata={"hyperbench": "policy.actor of an SB3 policy"})
+
+
+def read_payload(src: Path | bytes) -> bytes:
+    """The content of a checkpoint file of a :class:`Candidate` (a file on disk or bytes made by packing)."""
+    return src if isinstance(src, bytes) else src.read_bytes()
+
+
 def compute_totals(timings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Sum of wall and CPU time over runs.
 
@@ -316,7 +355,7 @@ def pack_runs(
     *,
     submission_id: str | None = None,
     notes: str = "",
-    checkpoints: bool = True,
+    checkpoints: str = "actor",
     date: str | None = None,
 ) -> Candidate:
     """Pack a runs directory written by ``hyperbench run`` into a submission (nothing is written).
@@ -330,10 +369,13 @@ def pack_runs(
     :param submitter: who submits
     :param submission_id: the id (default: :func:`default_id`)
     :param notes: free text shown on the board
-    :param checkpoints: include the saved policies
+    :param checkpoints: what to include of the saved policies: ``"actor"`` (SB3 policies cut down to
+        ``policy.actor``; meta learners' checkpoints whole), ``"full"`` (as saved) or ``"none"``
     :param date: ISO-8601 date (default: now, UTC)
     :return: the candidate
     """
+    if checkpoints not in CHECKPOINT_MODES:
+        raise ValueError(f"checkpoints must be one of {', '.join(CHECKPOINT_MODES)}, got {checkpoints!r}")
     runs_dir = Path(runs_dir)
     problems: list[str] = []
     if not (runs_dir / RECORDS_DIR).is_dir():
@@ -372,9 +414,9 @@ def pack_runs(
         except (RecordError, ValueError, KeyError, TypeError):
             summary = None  # the records are broken: validation names the problem
 
-    files: dict[str, Path] = {}
+    files: dict[str, Path | bytes] = {}
     entries: list[dict[str, Any]] = []
-    if checkpoints:
+    if checkpoints != "none":
         for rec in records:
             artifacts = rec.get("artifacts")
             rel = artifacts.get("policy") if isinstance(artifacts, Mapping) else None
@@ -393,8 +435,16 @@ def pack_runs(
                     problems.append(f"{file}: unexpected sub-directory in a policy directory")
                     continue
                 data = file.read_bytes()
+                payload: Path | bytes = file
+                if name == POLICY_FILE and checkpoints == "actor" and check_payload_file(name, data) is None:
+                    try:
+                        name, data = ACTOR_FILE, actor_weights(data)
+                    except ValueError as exc:
+                        problems.append(f"{file}: {exc}")
+                        continue
+                    payload = data
                 names[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
-                files[checkpoint_relpath(rec["method"], rec["task"], rec["seed"], name)] = file
+                files[checkpoint_relpath(rec["method"], rec["task"], rec["seed"], name)] = payload
             entries.append({"method": rec["method"], "task": rec["task"], "seed": rec["seed"], "files": names})
 
     doc: dict[str, Any] = {

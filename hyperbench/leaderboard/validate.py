@@ -47,6 +47,7 @@ from hyperbench.leaderboard.submission import (
     Candidate,
     checkpoint_relpath,
     compute_totals,
+    read_payload,
     records_sha256,
 )
 
@@ -56,7 +57,7 @@ __all__ = ["SubmissionRejected", "Validation", "accept", "validate"]
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
 _MAX_LISTED = 25
-WEIGHT_FILES = ("policy.safetensors", "learner.safetensors")
+WEIGHT_FILES = ("actor.safetensors", "policy.safetensors", "learner.safetensors")
 SPEC_FILE = "spec.json"
 
 
@@ -423,11 +424,11 @@ def _check_checkpoints(
             ):
                 problems.append(f"{where}/{name}: needs 'sha256' and 'bytes'")
                 continue
-            path = candidate.files.get(rel)
-            if path is None or not path.is_file():
+            src = candidate.files.get(rel)
+            if src is None or (not isinstance(src, bytes) and not src.is_file()):
                 problems.append(f"{where}/{name}: file missing (expected next to the submission in <id>/{rel})")
                 continue
-            data = path.read_bytes()
+            data = read_payload(src)
             issue = check_payload_file(name, data)
             if issue is not None:
                 problems.append(f"{where}/{name}: {issue}")
@@ -543,7 +544,10 @@ def accept(candidate: Candidate, board: Leaderboard, *, allow_old_version: bool 
                 for rel, src in candidate.files.items():
                     dest = tmp / rel
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(src, dest)
+                    if isinstance(src, bytes):
+                        dest.write_bytes(src)
+                    else:
+                        shutil.copyfile(src, dest)
                 atomic_publish_dir(tmp, ckpt)
                 published = True
             except BaseException:

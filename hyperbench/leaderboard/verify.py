@@ -3,7 +3,8 @@
 For each of ``K`` checkpoints drawn at random (seeded, so a verification can be repeated), the network is
 rebuilt by the method registry from the run's JSON spec (``spec.json`` = the suite's
 :class:`~hyperbench.bench.suite.RunSpec`), the safetensors weights are loaded into it
-(:func:`safetensors.torch.load_model`, strict; nothing is unpickled), and the policy is evaluated with
+(:func:`safetensors.torch.load_model`, strict, into ``policy.actor`` for ``actor.safetensors`` and into
+the whole policy for ``policy.safetensors``; nothing is unpickled), and the policy is evaluated with
 the suite's evaluation protocol through the runner's own evaluators
 (:class:`hyperbench.bench.runner.Sb3Evaluator`: deterministic actions, the protocol's episodes and
 held-out test tasks; meta learners through their ``evaluate(tasks, n_episodes)``), but with **fresh
@@ -42,7 +43,7 @@ from hyperbench.bench.record import RunRecord
 from hyperbench.bench.suite import RunSpec, Suite
 from hyperbench.leaderboard.board import Leaderboard
 from hyperbench.leaderboard.submission import checkpoint_relpath, read_submission_file
-from hyperbench.leaderboard.validate import SPEC_FILE, WEIGHT_FILES, SubmissionRejected, validate
+from hyperbench.leaderboard.validate import WEIGHT_FILES, SubmissionRejected, validate
 
 __all__ = ["Tolerance", "VerifyError", "reevaluate", "verify_submission"]
 
@@ -104,8 +105,8 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
     """Rebuild a run's policy from its spec, load its safetensors weights, evaluate it on fresh seeds.
 
     :param spec: the run (the suite's spec; the submitted ``spec.json`` was checked equal to it)
-    :param weights: ``policy.safetensors`` (SB3: the policy's ``state_dict``) or ``learner.safetensors``
-        (a meta learner's own safetensors checkpoint)
+    :param weights: ``actor.safetensors`` (SB3: ``policy.actor``'s ``state_dict``), ``policy.safetensors``
+        (SB3: the whole policy's) or ``learner.safetensors`` (a meta learner's own safetensors checkpoint)
     :param eval_seed: seed of the evaluation episodes (differs from the run's seed)
     :return: every evaluation episode's return
     :raises VerifyError: if the method cannot run here
@@ -135,7 +136,8 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
         context = method.observation == "context"
         ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
         learner = method.build(ctx)
-        load_model(learner.policy, str(weights), strict=True)
+        module = learner.policy.actor if weights.name == "actor.safetensors" else learner.policy
+        load_model(module, str(weights), strict=True)
         evaluator = Sb3Evaluator(task, context, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
     else:
         learner = method.load(str(weights), ctx)
@@ -210,7 +212,7 @@ def verify_submission(
         spec = suite.run_spec(*key)
         weights_name = next(n for n in entry["files"] if n in WEIGHT_FILES)
         weights = candidate.files[checkpoint_relpath(*key, weights_name)]
-        assert candidate.files[checkpoint_relpath(*key, SPEC_FILE)].is_file()
+        assert isinstance(weights, Path)  # a stored submission's files are on disk
         eval_seed = int(rng.integers(0, 2**31 - 1))
         if eval_seed == record.seed:
             eval_seed += 1

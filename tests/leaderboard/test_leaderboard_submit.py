@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import safetensors.torch
+import torch
 
 from hyperbench.bench.record import record_path
 from hyperbench.cli import main
-from hyperbench.leaderboard.safety import check_safetensors
+from hyperbench.leaderboard.safety import check_safetensors, sha256_bytes
 from tests.leaderboard.conftest import TinyRun, tree_digest
 
 
@@ -69,13 +71,22 @@ def test_valid_submission_is_complete(tiny_run: TinyRun):
     # the summary the submitter claims is what `hyperbench report` computes
     iqm = tiny_run.report["methods"]["sac-mlp"]["aggregates"]["iqm"]["point"]
     assert doc["summary"]["methods"]["sac-mlp"]["iqm"] == pytest.approx(iqm, rel=1e-12)
-    # checkpoints: safetensors weights + the JSON run spec, next to the submission; no temporary files left
+    # checkpoints: the actor's safetensors weights (cut out of the saved policy: exactly `policy.actor`'s
+    # tensors) + the JSON run spec, next to the submission; no temporary files left
     assert len(doc["checkpoints"]) == 4
     ckpt = board / "submissions" / "lb-tiny" / doc["id"]
     for entry in doc["checkpoints"]:
-        folder = ckpt / entry["method"] / "Pendulum-v1" / f"seed-{entry['seed']}"
-        assert sorted(p.name for p in folder.iterdir()) == ["policy.safetensors", "spec.json"]
-        assert check_safetensors((folder / "policy.safetensors").read_bytes()) is None
+        run = f"{entry['method']}/Pendulum-v1/seed-{entry['seed']}"
+        folder = ckpt / run
+        assert sorted(p.name for p in folder.iterdir()) == ["actor.safetensors", "spec.json"]
+        actor = (folder / "actor.safetensors").read_bytes()
+        assert check_safetensors(actor) is None
+        assert entry["files"]["actor.safetensors"] == {"sha256": sha256_bytes(actor), "bytes": len(actor)}
+        full = safetensors.torch.load_file(tiny_run.runs / "policies" / run / "policy.safetensors")
+        cut = safetensors.torch.load(actor)
+        assert set(cut) == {k.removeprefix("actor.") for k in full if k.startswith("actor.")}
+        assert all(torch.equal(v, full[f"actor.{k}"]) for k, v in cut.items())
+        assert len(actor) < len((tiny_run.runs / "policies" / run / "policy.safetensors").read_bytes()) / 2
         assert json.loads((folder / "spec.json").read_text())["config"]["net_arch"] == [32, 32]
     assert not [p for p in board.rglob(".tmp-*")]
 
@@ -223,6 +234,15 @@ def test_pickle_payloads(capsys, tiny_run, runs_copy, board_copy, tmp_path):
     fake.write_bytes(pickle.dumps({"schema_version": 1, "trap": _Trap(marker)}))
     assert_rejected(capsys, board_copy, tiny_run.suites, fake, "contains pickle data")
     assert not marker.exists()
+
+
+def test_policy_without_an_actor(capsys, tiny_run, runs_copy, board_copy):
+    """The default packing cuts SB3 policies down to their actor; a policy file with no actor cannot be cut."""
+    policy = runs_copy / "policies" / "td3-mlp" / "Pendulum-v1" / "seed-0" / "policy.safetensors"
+    safetensors.torch.save_file({"critic.qf0.0.weight": torch.zeros(2, 2)}, policy)
+    assert_rejected(
+        capsys, board_copy, tiny_run.suites, runs_copy, "policy.safetensors: holds no actor.* tensors", "--checkpoints full"
+    )
 
 
 def test_protocol_mismatch_and_every_problem_listed(capsys, tiny_run, runs_copy, board_copy, edit_record):

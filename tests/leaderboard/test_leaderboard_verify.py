@@ -49,6 +49,17 @@ def test_genuine_checkpoints_are_verified(capsys, tiny_run: TinyRun, board_copy:
     assert "✓ verified (2/2)" in html and "verification seed 3" in html
 
 
+def test_full_policy_checkpoints_are_verified(capsys, tiny_run: TinyRun, runs_copy: Path, tmp_path: Path):
+    """`--checkpoints full` keeps the whole saved policy (critics and targets too); it loads into the whole policy."""
+    board = tmp_path / "leaderboard"
+    args = ["--leaderboard", str(board), "--suites", str(tiny_run.suites)]
+    assert main(["submit", str(runs_copy), "--name", "Ada", "--id", "full", "--checkpoints", "full", *args]) == 0
+    folder = board / "submissions" / "lb-tiny" / "full" / "sac-mlp" / "Pendulum-v1" / "seed-1"
+    assert sorted(p.name for p in folder.iterdir()) == ["policy.safetensors", "spec.json"]
+    assert main(["leaderboard", "verify", "full", "--sample", "1", "--seed", "1", *args]) == 0
+    assert "full: verified (1 of 4 checkpoints" in capsys.readouterr().out
+
+
 def _inflate_records(runs: Path, claim: float) -> None:
     """Make every record claim a final return of ``claim`` (kept internally consistent, so validation passes)."""
     from hyperbench.bench.record import iter_record_paths
@@ -79,7 +90,7 @@ def test_records_claiming_more_than_their_policies_are_caught(capsys, tiny_run: 
 def test_unverifiable_and_unknown(tiny_run: TinyRun, runs_copy: Path, tmp_path: Path, capsys):
     board = Leaderboard(tmp_path / "leaderboard", suites=[tiny_run.suites])
     args = ["--leaderboard", str(board.root), "--suites", str(tiny_run.suites)]
-    assert main(["submit", str(runs_copy), "--name", "Nobody", "--id", "no-ckpt", "--no-checkpoints", *args]) == 0
+    assert main(["submit", str(runs_copy), "--name", "Nobody", "--id", "no-ckpt", "--checkpoints", "none", *args]) == 0
     with pytest.raises(VerifyError, match="carries no checkpoints"):
         verify_submission(board, "no-ckpt", sample=1, seed=0)
     capsys.readouterr()
