@@ -139,7 +139,14 @@ def test_registry_has_the_issue_methods():
     assert get_method("td3-mlp").defaults["learning_rate"] == 3e-4
 
 
-@pytest.mark.parametrize("name", ["smoke", "mini-rl", "paper-rl"])
+SHIPPED_SUITES = sorted(p.stem for p in (Path(__file__).parents[2] / "suites").glob("*.yaml"))
+
+
+def test_the_issue_suites_ship():
+    assert {"smoke", "mini-rl", "paper-rl"} <= set(SHIPPED_SUITES)
+
+
+@pytest.mark.parametrize("name", SHIPPED_SUITES)
 def test_shipped_suites_validate(name):
     suite = load_suite(name)
     assert suite.name == name and suite.grid()
