@@ -124,6 +124,20 @@ def _fmt_ci(entry: Mapping[str, Any] | None, digits: int = 2) -> str:
     return f"{entry['point']:.{digits}f} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 
+#: A baseline whose normalised final score is below this is "near random" (the gain's denominator is small).
+NEAR_RANDOM = 0.1
+
+
+def _baselines_near_random(methods: Mapping[str, Any]) -> list[str]:
+    """``baseline on task`` for every baseline whose mean normalised final score is below :data:`NEAR_RANDOM`."""
+    out: list[str] = []
+    for base in dict.fromkeys(e["baseline"] for e in methods.values()):
+        for task, pt in (methods.get(base, {}).get("per_task") or {}).items():
+            if pt and pt.get("normalised_mean") is not None and pt["normalised_mean"] < NEAR_RANDOM:
+                out.append(f"`{base}` on `{task}` ({pt['normalised_mean']:.2f})")
+    return out
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:+.0f}%"
 
@@ -341,6 +355,14 @@ def _markdown(
         steps_cell = _fmt(st["mean_where_reached"]) if st else "–"
         add(f"| `{m}` | `{e['baseline']}` | {gain_cell} | {steps_cell} | {reached} |")
     add("")
+    near_random = _baselines_near_random(methods)
+    if near_random:
+        add(
+            f"⚠ The gain divides by the baseline's improvement over random, which is under "
+            f"{NEAR_RANDOM:.0%} of the random-to-reference range on: {', '.join(near_random)}. There a small "
+            "difference in return is a large gain or loss; read those tasks' returns in the per-task table."
+        )
+        add("")
 
     add("## Per task")
     add("")

@@ -162,3 +162,15 @@ def test_list_methods_and_parser_registration(capsys):
     assert args.func(args) == 0
     listing = capsys.readouterr().out
     assert "td3-sa-hyper" in listing and "sac-context-hyper" in listing
+
+
+def test_gain_over_a_baseline_near_random_is_flagged(synthetic_runs):
+    md = make_report(synthetic_runs, reps=100, reference=stub_reference, plots=False).markdown.read_text()
+    assert "⚠ The gain divides" not in md  # mlp ends at 0.6 and 1.1 normalised
+
+    def far_reference(task: str) -> tuple[float, float] | None:  # mlp's ~63 on task-a is now 0.06 of the range
+        return (0.0, 1000.0) if task == "task-a" else stub_reference(task)
+
+    md = make_report(synthetic_runs, reps=100, reference=far_reference, plots=False).markdown.read_text()
+    assert "⚠ The gain divides by the baseline's improvement over random" in md
+    assert "`mlp` on `task-a` (0.06)" in md and "`mlp` on `task-b`" not in md
