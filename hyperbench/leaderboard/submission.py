@@ -65,9 +65,11 @@ __all__ = [
     "KIND",
     "SCHEMA_VERSION",
     "Candidate",
+    "actor_weights",
     "checkpoint_relpath",
     "default_id",
     "pack_runs",
+    "read_payload",
     "read_submission_file",
     "records_sha256",
 ]

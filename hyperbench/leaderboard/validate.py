@@ -40,8 +40,10 @@ from hyperbench.bench.suite import RunSpec, Suite, SuiteError, parse_suite
 from hyperbench.leaderboard.board import Leaderboard
 from hyperbench.leaderboard.safety import check_payload_file, iter_non_finite, sha256_bytes
 from hyperbench.leaderboard.submission import (
+    ACTOR_FILE,
     ID_RE,
     KIND,
+    POLICY_FILE,
     SCHEMA_VERSION,
     TOP_KEYS,
     Candidate,
@@ -57,7 +59,7 @@ __all__ = ["SubmissionRejected", "Validation", "accept", "validate"]
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
 _MAX_LISTED = 25
-WEIGHT_FILES = ("actor.safetensors", "policy.safetensors", "learner.safetensors")
+WEIGHT_FILES = (ACTOR_FILE, POLICY_FILE, "learner.safetensors")
 SPEC_FILE = "spec.json"
 
 

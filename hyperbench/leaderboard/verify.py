@@ -42,7 +42,7 @@ from hyperbench.bench._io import atomic_write_json
 from hyperbench.bench.record import RunRecord
 from hyperbench.bench.suite import RunSpec, Suite
 from hyperbench.leaderboard.board import Leaderboard
-from hyperbench.leaderboard.submission import checkpoint_relpath, read_submission_file
+from hyperbench.leaderboard.submission import ACTOR_FILE, checkpoint_relpath, read_submission_file
 from hyperbench.leaderboard.validate import WEIGHT_FILES, SubmissionRejected, validate
 
 __all__ = ["Tolerance", "VerifyError", "reevaluate", "verify_submission"]
@@ -136,7 +136,7 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
         context = method.observation == "context"
         ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
         learner = method.build(ctx)
-        module = learner.policy.actor if weights.name == "actor.safetensors" else learner.policy
+        module = learner.policy.actor if weights.name == ACTOR_FILE else learner.policy
         load_model(module, str(weights), strict=True)
         evaluator = Sb3Evaluator(task, context, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
     else:
