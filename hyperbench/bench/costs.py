@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperbench.bench._io import atomic_write_json
+from hyperbench.bench.files import atomic_write_json
 from hyperbench.bench.runner import eval_points
 from hyperbench.bench.suite import RunSpec
 

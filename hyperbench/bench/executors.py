@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperbench.bench._io import atomic_write_json, atomic_write_text, iter_tmp_entries
+from hyperbench.bench.files import atomic_write_json, atomic_write_text, iter_tmp_entries
 from hyperbench.bench.record import RunRecord, load_record, record_path
 from hyperbench.bench.runner import RunBusyError, RunOptions, cleanup_finished_checkpoints, import_plugins, run_one
 from hyperbench.bench.suite import RunSpec, Suite

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hyperbench.bench._io import TMP_PREFIX, atomic_write_json, json_safe
+from hyperbench.bench.files import TMP_PREFIX, atomic_write_json, json_safe
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperbench.bench._io import atomic_write_json, atomic_write_text
+from hyperbench.bench.files import atomic_write_json, atomic_write_text
 from hyperbench.bench.record import RunRecord, load_records
 from hyperbench.bench.stats import build_scores, default_reference
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperbench.bench._io import (
+from hyperbench.bench.files import (
     atomic_publish_dir,
     json_safe,
     new_tmp_dir,

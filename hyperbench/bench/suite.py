@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from hyperbench.bench._io import content_hash
+from hyperbench.bench.files import content_hash
 from hyperbench.bench.registry import UnknownMethodError, _freeze, _is_plain, check_override, get_method, thaw
 from hyperbench.bench.tasks import UnknownTaskError, resolve_task
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hyperbench.bench._io import TMP_PREFIX
+from hyperbench.bench.files import TMP_PREFIX
 from hyperbench.bench.suite import Suite, SuiteError, available_suites, load_suite
 
 __all__ = ["DEFAULT_ROOT", "BoardSuite", "Leaderboard"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperbench.bench._io import atomic_write_text
+from hyperbench.bench.files import atomic_write_text
 from hyperbench.bench.record import RunRecord
 from hyperbench.bench.suite import Suite
 from hyperbench.leaderboard.board import Leaderboard

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperbench.bench._io import atomic_write_json
+from hyperbench.bench.files import atomic_write_json
 from hyperbench.bench.record import record_path
 from hyperbench.bench.suite import Suite
 

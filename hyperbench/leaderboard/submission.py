@@ -56,7 +56,7 @@ from typing import Any
 
 import yaml
 
-from hyperbench.bench._io import provenance as current_provenance
+from hyperbench.bench.files import provenance as current_provenance
 from hyperbench.bench.record import RECORDS_DIR, iter_record_paths, record_path, task_slug
 from hyperbench.leaderboard.safety import check_payload_file, parse_json_strict, sha256_bytes, sniff_pickle
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hyperbench.bench._io import atomic_publish_dir, atomic_write_json, new_tmp_dir
+from hyperbench.bench.files import atomic_publish_dir, atomic_write_json, new_tmp_dir
 from hyperbench.bench.record import RecordError, RunRecord
 from hyperbench.bench.registry import thaw
 from hyperbench.bench.suite import RunSpec, Suite, SuiteError, parse_suite

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperbench.bench._io import atomic_write_json
+from hyperbench.bench.files import atomic_write_json
 from hyperbench.bench.record import RunRecord
 from hyperbench.bench.suite import RunSpec, Suite
 from hyperbench.leaderboard.board import Leaderboard

@@ -79,7 +79,7 @@ def make_record(
 
 def write_synthetic_runs(runs_dir: Path, scores: dict[str, np.ndarray], tasks: Sequence[str], baseline: str) -> None:
     """Write records (and a suite.json) for ``scores[method][seed, task, point]`` curves."""
-    from hyperbench.bench._io import atomic_write_json
+    from hyperbench.bench.files import atomic_write_json
     from hyperbench.bench.record import record_path
 
     methods = list(scores)

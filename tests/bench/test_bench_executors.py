@@ -14,8 +14,8 @@ import pytest
 import yaml
 from hb_bench_helpers import tiny_suite_dict
 
-from hyperbench.bench._io import iter_tmp_entries
 from hyperbench.bench.executors import SuiteConflictError, plan_suite, run_suite
+from hyperbench.bench.files import iter_tmp_entries
 from hyperbench.bench.record import iter_record_paths, load_record, load_records, record_path
 from hyperbench.bench.runner import RunOptions
 from hyperbench.bench.suite import parse_suite

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hb_bench_helpers import make_record
 
-from hyperbench.bench._io import TMP_PREFIX, iter_tmp_entries
+from hyperbench.bench.files import TMP_PREFIX, iter_tmp_entries
 from hyperbench.bench.record import SCHEMA_VERSION, RecordError, RunRecord, load_record, load_records, record_path
 
 
@@ -85,7 +85,7 @@ def test_nan_cannot_be_written(tmp_path):
 _WRITER = """
 import sys
 from hb_bench_helpers import make_record
-from hyperbench.bench._io import atomic_publish_dir, new_tmp_dir
+from hyperbench.bench.files import atomic_publish_dir, new_tmp_dir
 from hyperbench.bench.record import record_path
 root = sys.argv[1]
 i = first = int(sys.argv[2])

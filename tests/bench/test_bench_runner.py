@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hyperbench.bench._io import TMP_PREFIX
+from hyperbench.bench.files import TMP_PREFIX
 from hyperbench.bench.record import load_record, record_path
 from hyperbench.bench.runner import NonFiniteError, RunBusyError, _check_finite_learner, _run_lock, checkpoint_dir, run_one
 

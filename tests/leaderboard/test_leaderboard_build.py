@@ -132,7 +132,7 @@ def test_empty_board(tmp_path: Path, tiny_run: TinyRun):
 def _synthetic_suite_runs(suite_file: Path, runs: Path, failed: tuple[str, str, int] | None = None) -> None:
     """Records of a suite's whole grid as the runner writes them (returns made up, every invariant kept);
     the run ``failed`` ends with a failure after three evaluations."""
-    from hyperbench.bench._io import atomic_write_json
+    from hyperbench.bench.files import atomic_write_json
     from hyperbench.bench.record import EvalSummary, Failure, LearningCurve, RunRecord, SuiteRef, Timing, record_path
     from hyperbench.bench.registry import thaw
     from hyperbench.bench.runner import eval_points
