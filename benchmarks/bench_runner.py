@@ -12,6 +12,8 @@ thread, printed with the ratio to the MLP critic of the same algorithm measured 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 from hyperbench.bench.costs import CostTable, cost_key, machine_info, measure_step_cost
@@ -59,9 +61,6 @@ def main() -> None:
         table.train.setdefault(key, {})[task] = train_s
         table.eval.setdefault(key, {})[task] = eval_s
     if args.write:
-        import os
-        import sys
-
         command = "python benchmarks/bench_runner.py " + " ".join(sys.argv[1:])
         commands = [c for c in table.meta.get("commands", []) if c != command] + [command]
         load = [round(x, 2) for x in os.getloadavg()]

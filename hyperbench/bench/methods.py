@@ -196,10 +196,8 @@ def _register_builtins() -> None:
 
 def _register_meta_learners() -> None:
     """The meta-RL learners of :mod:`hyperbench.meta` (lazy entry points; ``meta`` does not import ``bench``)."""
-    try:
-        from hyperbench.meta.registry import register_all
-    except ImportError:  # a hyperbench.meta without a registry (yet)
-        return
+    from hyperbench.meta.registry import register_all
+
     register_all(register_method)
 
 

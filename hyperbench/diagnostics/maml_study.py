@@ -318,7 +318,7 @@ def write_report(out: str | Path) -> dict[str, Any]:
     )
     summary["environment"] = {"python": sys.version.split()[0], "platform": platform.platform()}
     _atomic_write(out / "summary.json", summary)
-    (out / "report.md").write_text(_markdown(summary, cfg, runs))
+    (out / "report.md").write_text(_markdown(summary, cfg, runs, out))
     return summary
 
 
@@ -395,10 +395,10 @@ def _claims(summary: Mapping[str, Any], var_returns: Mapping[str, np.ndarray] | 
     return claims
 
 
-def _command(cfg: Mapping[str, Any]) -> str:
-    """The ``hyperbench diagnose maml-study`` command line that reproduces a study config."""
+def _command(cfg: Mapping[str, Any], out: str | Path) -> str:
+    """The ``hyperbench diagnose maml-study`` command line that reproduces a study config into ``out``."""
     d = StudyConfig()
-    parts = ["hyperbench diagnose maml-study --out results/mini-maml"]
+    parts = [f"hyperbench diagnose maml-study --out {out}"]
     families = cfg.get("families", list(d.families))
     if list(families) != list(d.families):
         parts.append("--families " + " ".join(families))
@@ -412,7 +412,7 @@ def _command(cfg: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _markdown(summary: Mapping[str, Any], cfg: Mapping[str, Any], runs: list[dict[str, Any]]) -> str:
+def _markdown(summary: Mapping[str, Any], cfg: Mapping[str, Any], runs: list[dict[str, Any]], out: str | Path) -> str:
     lines = [
         "# Mini MAML study: MAML vs Context-MAML vs Hyper-MAML",
         "",
@@ -502,7 +502,7 @@ def _markdown(summary: Mapping[str, Any], cfg: Mapping[str, Any], runs: list[dic
         "",
         "Reproduce (resumable; delete a file under `runs/` or `variance/` to recompute it):",
         "",
-        f"    {_command(cfg)}",
+        f"    {_command(cfg, out)}",
         "",
     ]
     return "\n".join(lines)

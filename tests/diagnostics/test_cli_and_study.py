@@ -54,6 +54,7 @@ def test_study_runs_resumes_and_reports(tmp_path: Path) -> None:
     assert any("pre ≈ post" in claim for claim in summary["claims"])
     report = (tmp_path / "report.md").read_text()
     assert "| point-robot | Hyper-MAML |" in report and "## The paper's claims at this scale" in report
+    assert f"hyperbench diagnose maml-study --out {tmp_path} --seeds 0 --iterations point-robot=2" in report
     for png in ("curves.png", "variance.png"):
         assert (tmp_path / png).stat().st_size > 1000
     # resume: everything exists, nothing is recomputed

@@ -115,17 +115,15 @@ def test_meta_learner_checkpoints_are_verified(tmp_path: Path, capsys):
     """Meta learners submit their own safetensors checkpoint (learner.safetensors) and are re-evaluated through
     their adaptation protocol."""
     from hyperbench.bench.executors import run_suite
-    from hyperbench.bench.runner import RunOptions, import_plugins
+    from hyperbench.bench.runner import RunOptions
     from hyperbench.bench.suite import load_suite
 
-    plugin = "hyperbench.meta.plugin"
-    import_plugins([plugin])
     suites, runs = tmp_path / "suites", tmp_path / "runs"
     suites.mkdir()
     (suites / "lb-meta.yaml").write_text(META_SUITE)
-    options = RunOptions(save_policy=True, plugins=(plugin,))
+    options = RunOptions(save_policy=True)
     assert run_suite(load_suite(suites / "lb-meta.yaml"), runs, workers=0, options=options, progress=False).complete
-    args = ["--leaderboard", str(tmp_path / "leaderboard"), "--suites", str(suites), "--plugin", plugin]
+    args = ["--leaderboard", str(tmp_path / "leaderboard"), "--suites", str(suites)]
     assert main(["submit", str(runs), "--name", "Meta", "--id", "meta", *args]) == 0
     ckpt = tmp_path / "leaderboard" / "submissions" / "lb-meta" / "meta" / "hyper-maml" / "point-robot" / "seed-0"
     assert sorted(p.name for p in ckpt.iterdir()) == ["learner.safetensors", "spec.json"]
