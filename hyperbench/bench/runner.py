@@ -67,6 +67,7 @@ CHECKPOINTS_DIR = "checkpoints"
 LOCKS_DIR = ".locks"
 LOGS_DIR = "logs"
 POLICIES_DIR = "policies"
+DIAGNOSTICS_DIR = "diagnostics"
 
 
 class RunBusyError(RuntimeError):
@@ -437,6 +438,24 @@ def _save_policy(runs_dir: Path, spec: RunSpec, learner: Any, kind: str) -> dict
     return {"policy": str(rel)}
 
 
+def _diagnostic_callbacks(spec: RunSpec, runs_dir: Path, learner: Any, make_env: Callable[[], Any]) -> dict[str, Any]:
+    """The callbacks the suite's ``diagnostics`` block asks for in this run, by artifact name.
+
+    Grad-cs applies to SB3 TD3 / SAC / TQC learners; it writes ``diagnostics/<method>/<task>/seed-<k>/grad_cs.json``
+    (:class:`hyperbench.diagnostics.grad_cs_callback.GradCSCallback`), named in the record's ``artifacts``.
+    """
+    block = spec.diagnostics.get("grad_cs")
+    if not block:
+        return {}
+    from hyperbench.diagnostics.grad_cs_callback import suite_grad_cs_callback
+
+    rel = Path(DIAGNOSTICS_DIR) / spec.method / task_slug(spec.task) / f"seed-{spec.seed}" / "grad_cs.json"
+    callback = suite_grad_cs_callback(
+        block, learner, make_env=make_env, target=runs_dir / rel, seed=_derived_seed(spec.seed, 0x6C5), label=spec.method
+    )
+    return {} if callback is None else {str(rel): callback}
+
+
 def run_one(
     spec: RunSpec,
     runs_dir: str | os.PathLike[str],
@@ -553,9 +572,19 @@ def _run_locked(
 
         done = int(getattr(learner, "num_timesteps", 0)) if latest is not None else 0
         remaining = spec.budget - done
+        diagnostics = (
+            _diagnostic_callbacks(spec, runs_dir, learner, lambda: task.make_env(context=context, train=True))
+            if kind == "sb3"
+            else {}
+        )
         if remaining > 0:
             callback = _make_callback(evaluator, points, progress, on_evaluated)
+            if diagnostics:  # measured before the evaluation at the same step, so its logger dump includes them
+                from stable_baselines3.common.callbacks import CallbackList
+
+                callback = CallbackList([*diagnostics.values(), callback])
             learner.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None)
+        artifacts.update({Path(rel).stem: rel for rel in diagnostics if (runs_dir / rel).is_file()})
         outcome = _evaluate_and_log(learner, evaluator, int(learner.num_timesteps), progress)
         final = EvalSummary(
             step=int(learner.num_timesteps),

@@ -30,6 +30,8 @@ A suite names methods × tasks × seeds, the training budget and the evaluation 
         env_kwargs: {}            # extra gym.make keyword arguments
         reference: [-20.0, 3500.0]        # optional (random, reference) returns for tasks missing from
                                           # hyperbench.envs.reference (used only for normalisation)
+    diagnostics:                  # optional: measurements taken during training (hyperbench.diagnostics.settings)
+      grad_cs: {steps: [5000, 20000], states: 15, actions: 15}
 
 A method's configuration resolves as: registry defaults ← suite ``config`` ← task ``config`` ← method
 ``config`` (later wins). Overrides are plain YAML values checked against the type of the default;
@@ -53,6 +55,7 @@ import yaml
 from hyperbench.bench.files import content_hash
 from hyperbench.bench.registry import UnknownMethodError, _freeze, _is_plain, check_override, get_method, thaw
 from hyperbench.bench.tasks import UnknownTaskError, resolve_task
+from hyperbench.diagnostics.settings import parse_diagnostics
 
 __all__ = [
     "EvalProtocol",
@@ -68,7 +71,19 @@ __all__ = [
 ]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_TOP_KEYS = ("name", "version", "description", "baseline", "seeds", "budget", "eval", "config", "methods", "tasks")
+_TOP_KEYS = (
+    "name",
+    "version",
+    "description",
+    "baseline",
+    "seeds",
+    "budget",
+    "eval",
+    "config",
+    "methods",
+    "tasks",
+    "diagnostics",
+)
 _REQUIRED_TOP = ("name", "version", "baseline", "seeds", "budget", "eval", "methods", "tasks")
 _EVAL_KEYS = ("frequency", "episodes", "max_tasks")
 _METHOD_KEYS = ("name", "method", "config", "tasks", "baseline")
@@ -150,6 +165,9 @@ class RunSpec:
     eval: EvalProtocol
     config: Mapping[str, Any]
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    """measurements the runner takes during training (``{"grad_cs": {...}}``); they do not change the
+    experiment, so they are not part of :attr:`config_hash`"""
 
     @property
     def run_id(self) -> str:
@@ -174,8 +192,8 @@ class RunSpec:
         return content_hash(self.protocol())
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain form (for Ray and for the record's ``config``)."""
-        return {
+        """Plain form (for Ray and for the record's ``config``; ``diagnostics`` only when there are some)."""
+        data = {
             "suite_name": self.suite_name,
             "suite_version": self.suite_version,
             "suite_hash": self.suite_hash,
@@ -188,6 +206,9 @@ class RunSpec:
             "config": thaw(self.config),
             "env_kwargs": thaw(self.env_kwargs),
         }
+        if self.diagnostics:
+            data["diagnostics"] = thaw(self.diagnostics)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
@@ -208,6 +229,7 @@ class RunSpec:
             eval=EvalProtocol(**data["eval"]),
             config=dict(data["config"]),
             env_kwargs=dict(data.get("env_kwargs", {})),
+            diagnostics=dict(data.get("diagnostics") or {}),
         )
 
 
@@ -227,6 +249,8 @@ class Suite:
     description: str = ""
     source: str | None = None
     """the file it was read from (not part of the hash)"""
+    diagnostics: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """measurements taken during training (:mod:`hyperbench.diagnostics.settings`)"""
 
     @property
     def method_names(self) -> tuple[str, ...]:
@@ -305,6 +329,8 @@ class Suite:
                 }
                 for t in self.tasks
             ],
+            # only when present, so suites without diagnostics keep their hash
+            **({"diagnostics": thaw(self.diagnostics)} if self.diagnostics else {}),
         }
 
     @property
@@ -351,7 +377,19 @@ class Suite:
             eval=EvalProtocol(**ev),
             config=self.resolved_config(method, task),
             env_kwargs=thaw(t.env_kwargs),
+            diagnostics=self.diagnostics_of(method),
         )
+
+    def diagnostics_of(self, method: str) -> dict[str, Any]:
+        """The diagnostics that apply to ``method`` (those whose ``methods`` list, if any, names it).
+
+        :param method: method label
+        """
+        return {
+            name: thaw(block)
+            for name, block in self.diagnostics.items()
+            if block.get("methods") is None or method in block["methods"]
+        }
 
     def grid(self) -> list[RunSpec]:
         """Every run of the suite, ordered seed-major (all first seeds, then all second seeds…).
@@ -686,6 +724,8 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         if freq > tb:
             problems.append(f"task {t.name!r}: eval frequency {freq} is larger than its budget {tb}")
 
+    diagnostics = parse_diagnostics(data.get("diagnostics"), method_names, problems)
+
     if problems:
         raise SuiteError(source, problems)
     return Suite(
@@ -700,4 +740,5 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         eval=eval_protocol,
         config=_freeze(suite_config),
         source=source,
+        diagnostics=_freeze(diagnostics),
     )

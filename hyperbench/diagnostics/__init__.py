@@ -1,4 +1,5 @@
-"""Diagnostics of trained learners: the meta-gradient variance of MAML-family learners (and its study).
+"""Diagnostics of trained learners: the meta-gradient variance of MAML-family learners (and its study), and the
+gradient accuracy of TD3/SAC/TQC critics (grad-cs).
 
 Exports are loaded lazily so that ``hyperbench --help`` does not import torch.
 """
@@ -8,9 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["VarianceResult", "meta_gradient_variance", "plot_variance"]
+_VARIANCE = ["VarianceResult", "meta_gradient_variance", "plot_variance"]
+_GRAD_CS = ["GradCSConfig", "GradCSResult", "grad_cs", "plot_grad_cs"]
+_CALLBACK = ["GradCSCallback"]
 
-_LAZY = {name: "hyperbench.diagnostics.variance" for name in __all__}
+__all__ = _VARIANCE + _GRAD_CS + _CALLBACK
+
+_LAZY = {
+    **{name: "hyperbench.diagnostics.variance" for name in _VARIANCE},
+    **{name: "hyperbench.diagnostics.grad_cs" for name in _GRAD_CS},
+    **{name: "hyperbench.diagnostics.grad_cs_callback" for name in _CALLBACK},
+}
 
 
 def __getattr__(name: str) -> Any:

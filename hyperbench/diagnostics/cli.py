@@ -6,7 +6,10 @@ Sub-commands:
   (:func:`hyperbench.diagnostics.meta_gradient_variance`), a table on stdout, ``variance.json`` and
   ``variance.png`` in ``--out``;
 - ``maml-study``: the mini MAML vs Context-MAML vs Hyper-MAML study with its report
-  (:mod:`hyperbench.diagnostics.maml_study`).
+  (:mod:`hyperbench.diagnostics.maml_study`);
+- ``grad-cs MODEL [MODEL ...]``: gradient accuracy of TD3/SAC/TQC critics
+  (:func:`hyperbench.diagnostics.grad_cs.grad_cs`), a table on stdout, ``grad_cs.json`` and ``grad_cs.png``
+  in ``--out``.
 
 Other diagnostics add their sub-command to :data:`DIAGNOSE_COMMANDS`.
 """
@@ -157,8 +160,103 @@ def _run_maml_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_float(value: str) -> float:
+    x = float(value)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return x
+
+
+def _add_grad_cs(sub: Any) -> None:
+    from hyperbench.diagnostics.grad_cs import HEADS, GradCSConfig
+
+    d = GradCSConfig()
+    p = sub.add_parser(
+        "grad-cs",
+        help="cosine similarity of a critic's ∇ₐQ with the return's gradient (Sarafian et al. 2021, Fig. 3)",
+        description="For N states from the policy's own state distribution, roll out M actions around the policy's "
+        "action (the first unperturbed), each held for a few steps and then the policy to the episode's end "
+        "(bootstrapped with the target critic at the time limit); fit the returns linearly in the action and "
+        "compare the slope with the critic's ∇ₐQ. Defaults: the authors' public code.",
+    )
+    p.add_argument(
+        "models",
+        nargs="+",
+        help="`hyperbench run --save-policies` directories (policy.safetensors + spec.json) or SB3 .zip files",
+    )
+    p.add_argument("--task", "--env", dest="task", help="Gymnasium id or task family (required for .zip files)")
+    p.add_argument("--algo", choices=["td3", "sac", "tqc"], help="algorithm of .zip files (default: read from the file)")
+    p.add_argument("--labels", nargs="+", help="names for the table and plot (default: method label or file name)")
+    p.add_argument("--states", type=_positive, default=d.states, help=f"N states (default {d.states})")
+    p.add_argument("--actions", type=_positive, default=d.actions, help=f"M actions per state (default {d.actions})")
+    p.add_argument("--std", type=_positive_float, default=d.std, help=f"action perturbation σ (default {d.std})")
+    p.add_argument("--hold", type=_positive, default=d.hold, help=f"steps a perturbed action is held (default {d.hold})")
+    p.add_argument("--gamma", type=float, help="discount of the returns (default: the model's gamma)")
+    p.add_argument("--max-rollout-steps", type=_positive, help="cut rollouts earlier and bootstrap (default: time limit)")
+    p.add_argument("--head", choices=list(HEADS), default=d.head, help="Q whose gradient is measured (default actor)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the states and perturbations")
+    p.add_argument("--out", type=Path, default=Path("grad-cs"), help="directory for grad_cs.json and grad_cs.png")
+    p.add_argument("--quiet", action="store_true", help="no per-state progress lines")
+    p.set_defaults(func=_run_grad_cs)
+
+
+def _run_grad_cs(args: argparse.Namespace) -> int:
+    import torch as th
+
+    from hyperbench.diagnostics.env_state import EnvNotRestorableError
+    from hyperbench.diagnostics.grad_cs import GradCSConfig, grad_cs, plot_grad_cs, save_results
+    from hyperbench.diagnostics.loading import ModelLoadError, load_model
+
+    th.set_num_threads(1)
+    if args.labels and len(args.labels) != len(args.models):
+        print(f"error: {len(args.labels)} labels for {len(args.models)} models")
+        return 2
+    try:
+        config = GradCSConfig(
+            states=args.states,
+            actions=args.actions,
+            std=args.std,
+            hold=args.hold,
+            gamma=args.gamma,
+            max_rollout_steps=args.max_rollout_steps,
+            head=args.head,
+        )
+        config.check()
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    results = []
+    for i, source in enumerate(args.models):
+        try:
+            loaded = load_model(source, task=args.task, algorithm=args.algo)
+            label = args.labels[i] if args.labels else loaded.label
+            print(f"{source}: {config.states} states × {config.actions} actions")
+            env = loaded.make_env()
+            try:
+                result = grad_cs(loaded.model, env, config, seed=args.seed, label=label, log=None if args.quiet else print)
+            finally:
+                env.close()
+        except (ModelLoadError, FileNotFoundError, EnvNotRestorableError, TypeError, ValueError, KeyError) as exc:
+            print(f"error: {source}: {exc}")
+            return 2
+        result.settings["model"] = str(source)
+        results.append(result)
+    save_results(results, args.out / "grad_cs.json")
+    plot_grad_cs(results, args.out / "grad_cs.png")
+    print(f"\n{'label':<24} {'mean CS':>8} {'median':>8} {'CS>0':>6} {'CS>0.5':>7} {'fit R²':>7} {'steps':>8} {'wall s':>7}")
+    for r in results:
+        s = r.summary()
+        above = r.fraction_above([0.0, 0.5])
+        print(
+            f"{r.label:<24} {s['mean_cs']:>8.3f} {s['median_cs']:>8.3f} {above[0]:>6.0%} {above[1]:>7.0%} "
+            f"{s['mean_fit_r2']:>7.2f} {s['env_steps']:>8d} {r.settings['wall_s']:>7.1f}"
+        )
+    print(f"\nwrote {args.out / 'grad_cs.json'} and {args.out / 'grad_cs.png'}")
+    return 0
+
+
 #: ``(subparsers) -> None`` functions, one per ``hyperbench diagnose`` sub-command.
-DIAGNOSE_COMMANDS: list[Callable[[Any], None]] = [_add_maml_variance, _add_maml_study]
+DIAGNOSE_COMMANDS: list[Callable[[Any], None]] = [_add_maml_variance, _add_maml_study, _add_grad_cs]
 
 
 def register(subparsers: Any) -> None:
@@ -166,7 +264,7 @@ def register(subparsers: Any) -> None:
 
     :param subparsers: the ``add_subparsers()`` object of the ``hyperbench`` parser
     """
-    parser = subparsers.add_parser("diagnose", help="diagnostics of trained learners (meta-gradient variance, ...)")
+    parser = subparsers.add_parser("diagnose", help="diagnostics of trained learners (meta-gradient variance, grad-cs, ...)")
     sub = parser.add_subparsers(dest="diagnostic", metavar="DIAGNOSTIC")
     for add in DIAGNOSE_COMMANDS:
         add(sub)

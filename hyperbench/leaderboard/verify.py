@@ -42,7 +42,7 @@ from hyperbench.bench.files import atomic_write_json
 from hyperbench.bench.record import RunRecord
 from hyperbench.bench.suite import RunSpec, Suite
 from hyperbench.leaderboard.board import Leaderboard
-from hyperbench.leaderboard.submission import ACTOR_FILE, checkpoint_relpath, read_submission_file
+from hyperbench.leaderboard.submission import checkpoint_relpath, read_submission_file
 from hyperbench.leaderboard.validate import WEIGHT_FILES, SubmissionRejected, validate
 
 __all__ = ["Tolerance", "VerifyError", "reevaluate", "verify_submission"]
@@ -113,6 +113,7 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
     """
     import torch
 
+    from hyperbench.bench.rebuild import MethodUnavailableError, rebuild_sb3
     from hyperbench.bench.registry import BuildContext, get_method
     from hyperbench.bench.runner import MetaEvaluator, Sb3Evaluator
     from hyperbench.bench.tasks import resolve_task
@@ -122,24 +123,20 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
     reason = method.availability()
     if reason is not None:
         raise VerifyError(reason)
-    task = resolve_task(spec.task, spec.env_kwargs)
-    config = dict(spec.config)
-    if isinstance(config.get("buffer_size"), int):  # the replay buffer is not part of the policy: keep it small
-        config["buffer_size"] = min(config["buffer_size"], 1000)
-    ctx = BuildContext(config=config, seed=spec.seed, task=task)
     evaluator: Any
     if method.kind == "sb3":
-        from safetensors.torch import load_model
-        from stable_baselines3.common.monitor import Monitor
-        from stable_baselines3.common.vec_env import DummyVecEnv
-
-        context = method.observation == "context"
-        ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
-        learner = method.build(ctx)
-        module = learner.policy.actor if weights.name == ACTOR_FILE else learner.policy
-        load_model(module, str(weights), strict=True)
-        evaluator = Sb3Evaluator(task, context, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
+        try:
+            rebuilt = rebuild_sb3(spec, weights)
+        except MethodUnavailableError as exc:
+            raise VerifyError(str(exc)) from exc
+        learner = rebuilt.learner
+        evaluator = Sb3Evaluator(rebuilt.task, rebuilt.context, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
     else:
+        task = resolve_task(spec.task, spec.env_kwargs)
+        config = dict(spec.config)
+        if isinstance(config.get("buffer_size"), int):  # the replay buffer is not part of the learner: keep it small
+            config["buffer_size"] = min(config["buffer_size"], 1000)
+        ctx = BuildContext(config=config, seed=spec.seed, task=task)
         learner = method.load(str(weights), ctx)
         if hasattr(learner, "rng") and hasattr(learner, "torch_rng"):  # fresh randomness for the adaptation episodes
             learner.rng = np.random.default_rng(np.random.SeedSequence([eval_seed, 0x5EED]))
