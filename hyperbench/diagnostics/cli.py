@@ -197,17 +197,20 @@ def _add_grad_cs(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the states and perturbations")
     p.add_argument("--out", type=Path, default=Path("grad-cs"), help="directory for grad_cs.json and grad_cs.png")
     p.add_argument("--quiet", action="store_true", help="no per-state progress lines")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import MODULE first (registers methods)")
     p.set_defaults(func=_run_grad_cs)
 
 
 def _run_grad_cs(args: argparse.Namespace) -> int:
     import torch as th
 
+    from hyperbench.bench.runner import import_plugins
     from hyperbench.diagnostics.env_state import EnvNotRestorableError
     from hyperbench.diagnostics.grad_cs import GradCSConfig, grad_cs, plot_grad_cs, save_results
     from hyperbench.diagnostics.loading import ModelLoadError, load_model
 
     th.set_num_threads(1)
+    import_plugins(args.plugin)
     if args.labels and len(args.labels) != len(args.models):
         print(f"error: {len(args.labels)} labels for {len(args.models)} models")
         return 2

@@ -212,7 +212,7 @@ class SB3Agent:
     def act(self, observation: Any) -> np.ndarray:
         import torch as th
 
-        with th.no_grad():
+        with th.inference_mode():
             action = self.policy._predict(self._obs(observation), deterministic=True)
         return action.cpu().numpy().reshape(-1).astype(np.float64)
 
