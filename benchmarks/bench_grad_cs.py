@@ -1,10 +1,11 @@
 """Cost of one grad-cs measurement at the paper's defaults (15 states × 15 actions), against training steps.
 
-Builds a suite method (default: ``mini-rl-lr``'s ``td3-sa-hyper-lite-lr3e-4`` on Hopper-v5) through the registry,
-trains it, and at each ``--at`` step times one :func:`hyperbench.diagnostics.grad_cs.grad_cs` at the defaults.
-The baseline, measured in the same process just after each measurement, is the CPU time of ``--baseline-steps``
-training steps of the same model (with gradient updates: measure at or after ``learning_starts``), so the cost is also printed as "equivalent training steps" (a ratio that the
-load of a shared machine disturbs far less than wall time). Times are CPU seconds of this process
+Builds a suite method (default: ``mini-rl-lr``'s ``td3-sa-hyper-lite-lr3e-4`` on Hopper-v5) through the
+registry, trains it, and at each ``--at`` step times one :func:`hyperbench.diagnostics.grad_cs.grad_cs` at the
+defaults. The baseline, measured in the same process just after each measurement, is the CPU time of
+``--baseline-steps`` training steps of the same model (with gradient updates: measure at or after
+``learning_starts``), so the cost is also printed as "equivalent training steps" (a ratio that the load of a
+shared machine disturbs far less than wall time). Times are CPU seconds of this process
 (``time.process_time``); the cost of a measurement grows with the policy's episode lengths (rollouts run to
 the episode's end), so the script also prints the CPU time per environment step of the rollouts and the
 worst case of a policy that never falls (every rollout to the 1000-step limit).
