@@ -82,7 +82,7 @@ _TOP_KEYS = (
     "config",
     "methods",
     "tasks",
-    "diagnostics",
+    "diagnostics",  # measurements taken during training (hyperbench.diagnostics.settings)
 )
 _REQUIRED_TOP = ("name", "version", "baseline", "seeds", "budget", "eval", "methods", "tasks")
 _EVAL_KEYS = ("frequency", "episodes", "max_tasks")
@@ -724,7 +724,8 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         if freq > tb:
             problems.append(f"task {t.name!r}: eval frequency {freq} is larger than its budget {tb}")
 
-    diagnostics = parse_diagnostics(data.get("diagnostics"), method_names, problems)
+    budgets = [t.budget if t.budget is not None else budget for t in tasks] or [budget]
+    diagnostics = parse_diagnostics(data.get("diagnostics"), method_names, problems, max_budget=max(budgets))
 
     if problems:
         raise SuiteError(source, problems)

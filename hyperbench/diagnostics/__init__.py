@@ -1,7 +1,9 @@
 """Diagnostics of trained learners: the meta-gradient variance of MAML-family learners (and its study), and the
 gradient accuracy of TD3/SAC/TQC critics (grad-cs).
 
-Exports are loaded lazily so that ``hyperbench --help`` does not import torch.
+Exports are loaded lazily so that ``hyperbench --help`` does not import torch; the function
+:func:`~hyperbench.diagnostics.grad_cs.grad_cs` (NumPy only at import) is bound eagerly, because its module has
+the same name and would otherwise shadow it once imported.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from hyperbench.diagnostics.grad_cs import grad_cs
+
 _VARIANCE = ["VarianceResult", "meta_gradient_variance", "plot_variance"]
-_GRAD_CS = ["GradCSConfig", "GradCSResult", "grad_cs", "plot_grad_cs"]
+_GRAD_CS = ["GradCSConfig", "GradCSResult", "plot_grad_cs"]
 _CALLBACK = ["GradCSCallback"]
 
-__all__ = _VARIANCE + _GRAD_CS + _CALLBACK
+__all__ = [*_VARIANCE, *_GRAD_CS, *_CALLBACK, "grad_cs"]
 
 _LAZY = {
     **{name: "hyperbench.diagnostics.variance" for name in _VARIANCE},

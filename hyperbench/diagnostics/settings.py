@@ -46,12 +46,15 @@ def _positive_int(value: Any, where: str, problems: list[str], minimum: int = 1)
     return value
 
 
-def parse_diagnostics(value: Any, method_labels: Sequence[str], problems: list[str]) -> dict[str, Any]:
+def parse_diagnostics(
+    value: Any, method_labels: Sequence[str], problems: list[str], max_budget: int | None = None
+) -> dict[str, Any]:
     """Validate a suite's ``diagnostics`` block into plain values (problems are appended, not raised).
 
     :param value: the decoded YAML value (``None`` if the key is absent)
     :param method_labels: the suite's method labels (``methods`` must name some of them)
     :param problems: list that collects every problem found
+    :param max_budget: the largest training budget of the suite (a step beyond it would never be measured)
     :return: ``{"grad_cs": {...}}`` with every key filled in, or ``{}``
     """
     if value is None:
@@ -64,13 +67,15 @@ def parse_diagnostics(value: Any, method_labels: Sequence[str], problems: list[s
             problems.append(f"diagnostics: unknown diagnostic {key!r}{_hint(str(key), DIAGNOSTIC_KEYS)}")
     out: dict[str, Any] = {}
     if "grad_cs" in value:
-        block = _parse_grad_cs(value["grad_cs"], method_labels, problems)
+        block = _parse_grad_cs(value["grad_cs"], method_labels, problems, max_budget)
         if block is not None:
             out["grad_cs"] = block
     return out
 
 
-def _parse_grad_cs(raw: Any, method_labels: Sequence[str], problems: list[str]) -> dict[str, Any] | None:
+def _parse_grad_cs(
+    raw: Any, method_labels: Sequence[str], problems: list[str], max_budget: int | None
+) -> dict[str, Any] | None:
     where = "diagnostics.grad_cs"
     if not isinstance(raw, Mapping):
         problems.append(f"{where} must be a mapping with at least 'steps', got {type(raw).__name__}")
@@ -86,6 +91,9 @@ def _parse_grad_cs(raw: Any, method_labels: Sequence[str], problems: list[str]) 
     else:
         checked = [_positive_int(s, f"{where}.steps[{i}]", problems) for i, s in enumerate(steps_raw)]
         steps = sorted({s for s in checked if s is not None})
+        beyond = [s for s in steps if max_budget is not None and s > max_budget]
+        if beyond:
+            problems.append(f"{where}.steps {beyond} are beyond every task's budget (at most {max_budget}): never measured")
     block: dict[str, Any] = {
         "steps": steps,
         "states": _positive_int(raw.get("states", 15), f"{where}.states", problems),

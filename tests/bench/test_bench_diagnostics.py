@@ -29,7 +29,8 @@ def test_diagnostics_block_is_validated_with_every_problem_named(tiny_suite):
     assert "diagnostics" not in plain.to_dict() and "diagnostics" not in plain.grid()[0].to_dict()
     assert type(spec).from_dict(spec.to_dict()) == spec
 
-    bad = {"grad_cs": {"steps": [0], "states": 2, "actionz": 3, "std": -1, "head": "q3", "methods": ["td3"]}, "gradcs": {}}
+    block = {"steps": [0, 5000], "states": 2, "actionz": 3, "std": -1, "head": "q3", "methods": ["td3"]}
+    bad = {"grad_cs": block, "gradcs": {}}
     with pytest.raises(SuiteError) as info:
         tiny_suite(diagnostics=bad)
     text = str(info.value)
@@ -37,6 +38,7 @@ def test_diagnostics_block_is_validated_with_every_problem_named(tiny_suite):
         "unknown diagnostic 'gradcs'; did you mean 'grad_cs'",
         "diagnostics.grad_cs: unknown key 'actionz'; did you mean 'actions'",
         "diagnostics.grad_cs.steps[0] must be an integer ≥ 1",
+        "diagnostics.grad_cs.steps [5000] are beyond every task's budget (at most 200): never measured",
         "diagnostics.grad_cs.std must be a positive number",
         "diagnostics.grad_cs.head must be one of ['actor', 'q1']",
         "diagnostics.grad_cs.methods: 'td3' is not a method of this suite",
