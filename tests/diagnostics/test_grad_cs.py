@@ -164,6 +164,16 @@ def test_sb3_heads_differentiate_the_value_the_actor_uses(algo):
             expected_q = fn(th.as_tensor(obs), th.as_tensor(actions, dtype=th.float32)).reshape(-1).numpy()
         np.testing.assert_allclose(q, expected_q, rtol=1e-5, atol=1e-6)
     assert all(p.grad is None for p in model.policy.parameters())  # the measurement touches no parameter gradient
+    # the bootstrap value is the algorithm's own target: min over target critics, TQC's truncated quantile mean
+    target = model.policy.critic_target
+    o, a = th.as_tensor(obs[:1]), th.as_tensor(actions[:1], dtype=th.float32)
+    with th.no_grad():
+        if algo == "tqc":
+            kept = th.sort(target(o, a).reshape(-1)).values[: 2 * 25 - 2 * model.top_quantiles_to_drop_per_net]
+            expected_v = float(kept.mean())
+        else:
+            expected_v = float(th.min(th.cat(target(o, a), dim=1)))
+    assert SB3Agent(model).bootstrap(obs[0], actions[0]) == pytest.approx(expected_v, rel=1e-5)
     # the policy's deterministic action, in the scaled space
     agent = SB3Agent(model)
     expected = model.policy._predict(th.as_tensor(obs[:1]), deterministic=True).detach().numpy()[0]
