@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from hyperbench.bench.stats import METRIC_NAMES, ScoreData
+from hyperbench.bench.metrics import metrics
+from hyperbench.bench.stats import ScoreData
 
 __all__ = ["plot_all"]
 
-_METRIC_LABELS = {"median": "Median", "iqm": "IQM", "mean": "Mean", "optimality_gap": "Optimality Gap"}
 _LINESTYLES = ("-", "--", ":")
 
 
@@ -48,7 +48,7 @@ def _legend_right(ax: Any, methods: Sequence[str], styles: Mapping[str, tuple[An
 
 
 def plot_learning_curves(data: ScoreData, out: Path, styles: Mapping[str, tuple[Any, str]]) -> Path:
-    """Mean evaluation return over seeds (band: ± standard error) against environment steps, one panel per task.
+    """Mean evaluation return over seeds (band: ± standard error, ddof = 1) against environment steps, one panel per task.
 
     :param data: score data
     :param out: output directory
@@ -81,7 +81,7 @@ def plot_learning_curves(data: ScoreData, out: Path, styles: Mapping[str, tuple[
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4))
     for k in range(len(tasks), rows * cols):
         axes[k // cols][k % cols].axis("off")
-    fig.suptitle("Learning curves (mean over seeds ± standard error)", fontsize=11)
+    fig.suptitle("Learning curves (mean over seeds ± standard error, ddof = 1)", fontsize=11)
     fig.tight_layout()
     handles = [plt.Line2D([0], [0], color=styles[m][0], ls=styles[m][1], lw=2) for m in shown]
     fig.legend(handles, shown, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, max(len(shown), 1)), frameon=False)
@@ -91,7 +91,7 @@ def plot_learning_curves(data: ScoreData, out: Path, styles: Mapping[str, tuple[
 def plot_aggregates(
     plot_data: Mapping[str, Any], out: Path, styles: Mapping[str, tuple[Any, str]], methods: Sequence[str]
 ) -> Path:
-    """rliable interval estimates of median, IQM, mean and optimality gap.
+    """rliable interval estimates of the registered metrics drawn in this plot (``Metric.plot``).
 
     :param plot_data: from :func:`hyperbench.bench.stats.build_scores`
     :param out: output directory
@@ -102,14 +102,16 @@ def plot_aggregates(
     from rliable import plot_utils
 
     agg = plot_data["aggregates"]
-    points = {m: np.array([agg[m][k][0] for k in METRIC_NAMES]) for m in methods}
-    intervals = {m: np.array([[agg[m][k][1] for k in METRIC_NAMES], [agg[m][k][2] for k in METRIC_NAMES]]) for m in methods}
+    shown = [metric for metric in metrics(source="final") if metric.plot]
+    names = [metric.name for metric in shown]
+    points = {m: np.array([agg[m][k][0] for k in names]) for m in methods}
+    intervals = {m: np.array([[agg[m][k][1] for k in names], [agg[m][k][2] for k in names]]) for m in methods}
     row_height = max(0.45, 1.8 / len(methods))
     height = row_height * len(methods)
     fig, _axes = plot_utils.plot_interval_estimates(
         points,
         intervals,
-        metric_names=[_METRIC_LABELS[k] for k in METRIC_NAMES],
+        metric_names=[metric.header for metric in shown],
         algorithms=list(methods),
         colors={m: styles[m][0] for m in methods},
         xlabel="Normalised score",
@@ -220,7 +222,8 @@ def plot_all(data: ScoreData, plot_data: Mapping[str, Any], out: Path, baseline:
     usable = [m for m in methods if m in plot_data["aggregates"]]
     paths: dict[str, Path] = {"learning_curves": plot_learning_curves(data, out, styles)}
     if usable:
-        paths["aggregates"] = plot_aggregates(plot_data, out, styles, usable)
+        if any(metric.plot for metric in metrics(source="final")):
+            paths["aggregates"] = plot_aggregates(plot_data, out, styles, usable)
         paths["profiles"] = plot_profiles(plot_data, out, styles, usable)
         same_unit = [m for m in usable if plot_data["efficiency_unit"][m] == plot_data["efficiency_unit"][usable[0]]]
         paths["sample_efficiency"] = plot_sample_efficiency(plot_data, out, styles, same_unit)

@@ -2,7 +2,32 @@
 
 Everything is recomputed from the run records (and the suite description the runner stored next to them
 in ``suite.json``); nothing is taken from an earlier report. ``scores.json`` carries every number of
-``report.md`` (schema documented in :func:`make_report`).
+``report.md``.
+
+``scores.json`` (``schema_version`` 1; later additions only add keys, none is renamed or removed):
+
+- ``suite`` {name, version, hash}; ``grid`` {expected, ok, failed, missing}; ``baseline``;
+  ``bootstrap`` {reps, seed, confidence, failed_as}; ``tasks``;
+- ``normalisation``: task → {random, reference, normalised, source, zero_action, zero_action_normalised,
+  zero_action_protocol} (``zero_action``: the do-nothing policy's return, ``null`` with the reason in
+  ``zero_action_protocol`` where it is not measured);
+- ``metrics``: the metric registry (:mod:`hyperbench.bench.metrics`) as data: name → {title, description,
+  direction ("higher"/"lower" is better), ci, versus_baseline, path, point_key, required}. ``path`` locates
+  each metric's value in a method's entry and ``point_key`` its headline number: a reader can loop over this
+  table instead of naming metrics;
+- ``methods``: label → {``tasks``, ``baseline`` (the method it is compared with), ``seeds_used``,
+  ``runs_used``, ``dropped``, one value per registered metric at its ``path`` (schema 1: ``aggregates``
+  {median, iqm, mean, optimality_gap: {point, ci}}, ``auc_iqm`` {point, ci}, ``probability_of_improvement``
+  {point, ci} or null for the baseline itself, ``final_score_gain`` {mean, per_task},
+  ``steps_to_baseline_final`` {per_task, mean_where_reached, reached, tasks}), ``per_task`` (task →
+  {final_return_mean, final_return_std (ddof 0: the spread over seeds), normalised_mean,
+  auc_normalised_mean, runs, permutation_test}), ``rests_on`` {tasks, runs_per_task, scores}, ``iqm_window``
+  (task → runs inside the IQM's middle 50%), ``degenerate_intervals`` (names of metrics whose CI has zero
+  width)}. ``permutation_test`` compares the method's final returns on the task with its baseline's
+  (:mod:`hyperbench.bench.permutation`): {versus, difference, difference_normalised, p_value (two-sided),
+  exact, relabellings, seed, n_x, n_y, cohens_d}; null for the baseline itself;
+- ``statistics`` {std_ddof, few_runs, few_tasks, permutation_test {...settings}}: the conventions above;
+- ``profiles``, ``sample_efficiency``, ``failures``, ``missing``, ``compute``.
 """
 
 from __future__ import annotations
@@ -17,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperbench.bench.files import atomic_write_json, atomic_write_text
+from hyperbench.bench.metrics import Metric, metrics
 from hyperbench.bench.record import RunRecord, load_records
-from hyperbench.bench.stats import build_scores, default_reference
+from hyperbench.bench.stats import build_scores, default_reference, normalise
 
 __all__ = ["REPORT_SCHEMA_VERSION", "ReportResult", "SuiteInfo", "make_report"]
 
@@ -151,18 +177,12 @@ def make_report(
     failed_as: str = "exclude",
     baseline: str | None = None,
     reference: Callable[[str], tuple[float, float] | None] | None = None,
+    zero_action: Callable[[str], tuple[float | None, str]] | None = None,
     plots: bool = True,
 ) -> ReportResult:
     """Compute the statistics of a runs directory and write the report.
 
-    ``scores.json`` (``schema_version`` 1): ``suite`` (name, version, hash), ``grid`` (expected, ok,
-    failed, missing), ``baseline``, ``bootstrap`` (reps, seed, confidence, failed_as), ``tasks``,
-    ``normalisation`` (task → random, reference, normalised), ``methods`` (label → ``tasks``,
-    ``seeds_used``, ``dropped``, ``aggregates`` {median, iqm, mean, optimality_gap: {point, ci}},
-    ``auc_iqm``, ``probability_of_improvement`` (over the baseline), ``final_score_gain`` {mean, per_task},
-    ``steps_to_baseline_final`` {per_task, mean_where_reached, reached, tasks}, ``per_task`` {task →
-    final_return_mean, final_return_std, normalised_mean, auc_normalised_mean, runs}), ``profiles``,
-    ``sample_efficiency``, ``failures``, ``missing``, ``compute``.
+    ``scores.json``'s layout is described in the module docstring.
 
     :param runs_dir: the suite's runs directory (``records/`` and ``suite.json``)
     :param out_dir: where to write (default ``RUNS_DIR/report``)
@@ -172,6 +192,8 @@ def make_report(
     :param baseline: override the suite's baseline
     :param reference: task → (random, reference) returns; default: ``hyperbench.envs.reference``, then the
         suite's own ``reference`` entries
+    :param zero_action: task → (zero-action return or ``None``, how it was measured or why it is blank);
+        default: ``hyperbench.envs.reference``
     :param plots: draw the PNGs
     :return: paths of what was written
     :raises RecordError: if a record is corrupt (naming the file)
@@ -214,8 +236,15 @@ def make_report(
     )
     n_ok = sum(r.ok for r in records)
     grid = {"expected": len(in_grid), "ok": n_ok, "failed": len(records) - n_ok, "missing": len(in_grid) - len(records)}
+    zero_lookup = zero_action or default_zero_action
     for task, norm in scores["normalisation"].items():
         norm["source"] = sources.get(task) or None
+        zero, protocol = zero_lookup(_reference_name(task, info.env_kwargs.get(task, {})))
+        norm["zero_action"] = zero
+        norm["zero_action_normalised"] = (
+            float(normalise(zero, norm["random"], norm["reference"])) if zero is not None and norm["normalised"] else None
+        )
+        norm["zero_action_protocol"] = protocol
     scores = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "suite": {"name": info.name, "version": info.version, "hash": info.hash},
@@ -229,6 +258,20 @@ def make_report(
     return ReportResult(directory=out, markdown=out / "report.md", scores=out / "scores.json", plots=plot_paths)
 
 
+def default_zero_action(task: str) -> tuple[float | None, str]:
+    """Zero-action return of a task from ``hyperbench.envs.reference`` and how it was measured.
+
+    :param task: task name in the reference table
+    :return: ``(return or None, protocol or why it is blank)``
+    """
+    from hyperbench.envs.reference import zero_action_score
+
+    try:
+        return zero_action_score(task)
+    except KeyError:
+        return None, "not in hyperbench.envs.reference"
+
+
 def _reference_name(task: str, env_kwargs: Mapping[str, Any]) -> str:
     from hyperbench.bench.tasks import UnknownTaskError, resolve_task
 
@@ -238,10 +281,14 @@ def _reference_name(task: str, env_kwargs: Mapping[str, Any]) -> str:
         return task
 
 
-def _poi_cell(method: str, entry: Mapping[str, Any]) -> str:
-    if method == entry["baseline"]:
+def _metric_cell(metric: Metric, method: str, entry: Mapping[str, Any], in_table: str) -> str:
+    """A metric's report cell; a versus-baseline CI metric names the baseline (``(baseline)`` on its own row)."""
+    if metric.versus_baseline and metric.ci and method == entry["baseline"]:
         return "(baseline)"
-    return f"{_fmt_ci(entry['probability_of_improvement'])} vs `{entry['baseline']}`"
+    text = metric.cell(entry)
+    if metric.versus_baseline and in_table == "aggregate" and text != "–":
+        text += f" vs `{entry['baseline']}`"
+    return text
 
 
 def _own_baselines(info: SuiteInfo) -> str:
@@ -258,6 +305,227 @@ def _safe_plots(data: Any, plot_data: Any, out: Path, baseline: str) -> dict[str
     from hyperbench.bench.plots import plot_all
 
     return plot_all(data, plot_data, out, baseline)
+
+
+#: A task whose zero-action policy reaches this normalised score is flagged as easy.
+EASY_ZERO_ACTION = 0.5
+
+
+def _rests_on(methods: Mapping[str, Any]) -> str:
+    shapes = Counter((e["rests_on"]["tasks"], e["rests_on"]["runs_per_task"]) for e in methods.values() if e.get("rests_on"))
+    parts = [
+        f"{t} task{'s' if t != 1 else ''} × {n} run{'s' if n != 1 else ''} = {t * n} scores"
+        + ("" if len(shapes) == 1 else f" ({c} method{'s' if c != 1 else ''})")
+        for (t, n), c in shapes.items()
+    ]
+    return "; ".join(parts) or "no runs"
+
+
+def _easy_tasks(scores: Mapping[str, Any]) -> list[str]:
+    """Tasks where doing nothing scores high, or as well as some method's mean final return."""
+    out = []
+    for task, norm in scores["normalisation"].items():
+        zero = norm.get("zero_action")
+        if zero is None:
+            continue
+        beaten = [
+            m
+            for m, e in scores["methods"].items()
+            if (e["per_task"].get(task) or {}).get("final_return_mean") is not None
+            and e["per_task"][task]["final_return_mean"] <= zero
+        ]
+        zn = norm.get("zero_action_normalised")
+        if (zn is not None and zn >= EASY_ZERO_ACTION) or beaten:
+            what = f"doing nothing scores {zero:.1f}" + (f" (normalised {zn:.2f})" if zn is not None else "")
+            if beaten:
+                what += "; at or below it: " + ", ".join(f"`{m}`" for m in beaten)
+            out.append(f"`{task}`: {what}")
+    return out
+
+
+def _caveats(scores: Mapping[str, Any]) -> list[str]:
+    """The "what these numbers can say" bullets."""
+    methods = scores["methods"]
+    stats = scores["statistics"]
+    out = [f"Every aggregate rests on {_rests_on(methods)} per method; every bootstrap CI is a 95% percentile interval."]
+    n_tasks = max((e["rests_on"]["tasks"] for e in methods.values()), default=0)
+    if 0 < n_tasks < stats["few_tasks"]:
+        out.append(
+            f"Few tasks ({n_tasks} < {stats['few_tasks']}): an aggregate over tasks mixes a few very different score "
+            "scales, so it mostly reflects the task mix (the IQM window table below shows which tasks' runs the IQM "
+            "averages). The per-task results and tests come first; read the aggregates after them."
+        )
+    runs = [e["rests_on"]["runs_per_task"] for e in methods.values() if e["rests_on"]["runs_per_task"] > 0]
+    if runs and min(runs) < stats["few_runs"]:
+        out.append(
+            f"Few runs ({min(runs)}{'' if min(runs) == max(runs) else f'–{max(runs)}'} per task, < {stats['few_runs']}): "
+            "percentile-bootstrap intervals under-cover (their real coverage is below the nominal 95%, the more so the "
+            "fewer the runs). Each method is therefore also compared with its baseline on every task by an exact "
+            "permutation test, which needs no large-sample assumption."
+        )
+    degenerate = [(m, name) for m, e in methods.items() for name in e.get("degenerate_intervals") or []]
+    if degenerate:
+        listed = ", ".join(f"`{m}` {_metric_title(name)}" for m, name in degenerate)
+        out.append(
+            f"⚠ Zero-width intervals: {listed}. Every bootstrap resample gave the same value (for P(> baseline): every "
+            "run of the method beat, or lost to, every run of the baseline). With this few runs that is a property of "
+            "the sample, not certainty: read the permutation test of each task instead."
+        )
+    easy = _easy_tasks(scores)
+    if easy:
+        out.append("⚠ Easy tasks (a zero-action, do-nothing policy scores high): " + "; ".join(easy) + ".")
+    out.append(
+        f"Standard deviations (±) are over seeds with ddof = {stats['std_ddof']}; the bands of the learning-curve plot "
+        "are standard errors with ddof = 1."
+    )
+    return out
+
+
+def _metric_title(name: str) -> str:
+    from hyperbench.bench.metrics import get_metric
+
+    try:
+        return get_metric(name).title
+    except KeyError:
+        return name
+
+
+def _per_task_section(scores: Mapping[str, Any]) -> list[str]:
+    methods = scores["methods"]
+    lines = [
+        "## Per task",
+        "",
+        f"Final evaluation return, mean ± std (ddof = {scores['statistics']['std_ddof']}) over seeds (raw), then "
+        "normalised mean, gain over the baseline and fraction of the budget needed to reach the baseline's final "
+        "return. The second column gives the task's random, zero-action (do-nothing) and reference returns.",
+        "",
+        "| task | random / zero-action / reference | " + " | ".join(f"`{m}`" for m in methods) + " |",
+        "| --- | --- |" + " --- |" * len(methods),
+    ]
+    for task in scores["tasks"]:
+        norm = scores["normalisation"][task]
+        zero, zn = norm.get("zero_action"), norm.get("zero_action_normalised")
+        anchors = (
+            f"{_fmt(norm['random'], 1)} / {_fmt(zero, 1)}"
+            + (f" (norm {zn:.2f})" if zn is not None else "")
+            + f" / {_fmt(norm['reference'], 1)}"
+        )
+        cells = []
+        for m, e in methods.items():
+            pt = e["per_task"].get(task)
+            if not pt or pt["final_return_mean"] is None:
+                cells.append("–")
+                continue
+            gain = (e.get("final_score_gain") or {}).get("per_task", {}).get(task)
+            frac = (e.get("steps_to_baseline_final") or {}).get("per_task", {}).get(task)
+            cell = f"{pt['final_return_mean']:.1f} ± {pt['final_return_std']:.1f}<br>norm {_fmt(pt['normalised_mean'])}"
+            if m != e["baseline"]:
+                cell += f"<br>gain {_pct(gain)}, steps {_fmt(frac) if frac is not None else 'not reached'}"
+            cells.append(cell + f" (n={pt['runs']})")
+        lines.append(f"| `{task}` | {anchors} | " + " | ".join(cells) + " |")
+    lines.append("")
+    tests = [
+        (m, task, pt["permutation_test"])
+        for m, e in methods.items()
+        for task, pt in e["per_task"].items()
+        if pt and pt.get("permutation_test")
+    ]
+    if tests:
+        settings = scores["statistics"]["permutation_test"]
+        lines += [
+            "### Each method against its baseline, task by task (permutation test)",
+            "",
+            "Two-sided permutation test of the difference in mean final return (method − baseline), seeds as units: "
+            "p = fraction of relabellings of the pooled runs whose |difference| is at least the observed one "
+            f"(all relabellings when there are at most {settings['max_exact']:,}, else "
+            f"{settings['monte_carlo_resamples']:,} seeded random ones). Effect size: Cohen's d (pooled standard "
+            f"deviation, ddof = 1). The {len(tests)} p-values are not corrected for multiple comparisons.",
+            "",
+            "| method | baseline | task | Δ return | Δ normalised | Cohen's d | p (two-sided) | relabellings |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for m, task, t in tests:
+            how = f"all {t['relabellings']:,} (exact)" if t["exact"] else f"{t['relabellings']:,} random (seed {t['seed']})"
+            d = "–" if t["cohens_d"] is None else f"{t['cohens_d']:+.2f}"
+            lines.append(
+                f"| `{m}` | `{t['versus']}` | `{task}` | {t['difference']:+.1f} | "
+                f"{'–' if t['difference_normalised'] is None else format(t['difference_normalised'], '+.3f')} | {d} | "
+                f"{t['p_value']:.3f} | {how}; n = {t['n_x']} vs {t['n_y']} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _aggregate_section(scores: Mapping[str, Any]) -> list[str]:
+    methods = scores["methods"]
+    table = metrics(table="aggregate")
+    lines = [
+        f"## Aggregate normalised final scores ({_rests_on(methods)} per method)",
+        "",
+        "Normalised score = (return − random) / (reference − random), final evaluation of each run; 95% "
+        "stratified-bootstrap CIs (rliable). "
+        + " ".join(f"{m.title}: {m.description}{' (lower is better)' if m.lower_is_better else ''}." for m in table),
+        "",
+        "| method | tasks × runs | " + " | ".join(m.header for m in table) + " |",
+        "| --- | ---: |" + " --- |" * len(table),
+    ]
+    for m, e in methods.items():
+        lines.append(
+            f"| `{m}` | {len(e['tasks'])} × {len(e['seeds_used'])} | "
+            + " | ".join(_metric_cell(metric, m, e, "aggregate") for metric in table)
+            + " |"
+        )
+    if len({len(e["tasks"]) for e in methods.values()}) > 1:
+        lines += [
+            "",
+            "Methods restricted to a subset of tasks are aggregated over their own tasks; compare their rows "
+            "with care, and use the per-task table.",
+        ]
+    lines.append("")
+    n_tasks = max((len(e["tasks"]) for e in methods.values()), default=0)
+    if 0 < n_tasks < scores["statistics"]["few_tasks"]:
+        lines += [
+            "Runs of each task inside the IQM's middle 50% (the runs the IQM averages):",
+            "",
+            "| method | " + " | ".join(f"`{t}`" for t in scores["tasks"]) + " |",
+            "| --- |" + " ---: |" * len(scores["tasks"]),
+        ]
+        for m, e in methods.items():
+            window = e.get("iqm_window") or {}
+            lines.append(f"| `{m}` | " + " | ".join(str(window[t]) if t in window else "–" for t in scores["tasks"]) + " |")
+        lines.append("")
+    return lines
+
+
+def _baseline_section(scores: Mapping[str, Any]) -> list[str]:
+    methods = scores["methods"]
+    table = metrics(table="baseline")
+    if not table:
+        return []
+    lines = [
+        "## The papers' measures (against each method's baseline)",
+        "",
+        " ".join(f"{m.title}: {m.description}." for m in table)
+        + " Sarafian et al. report +10% to +70% final-score gain for SA-Hyper over MLP at 1M steps, reached in 20%–70% "
+        "of the steps; the steps' resolution is one evaluation period.",
+        "",
+        "| method | baseline | " + " | ".join(m.header for m in table) + " |",
+        "| --- | --- |" + " ---: |" * len(table),
+    ]
+    for m, e in methods.items():
+        lines.append(
+            f"| `{m}` | `{e['baseline']}` | " + " | ".join(_metric_cell(metric, m, e, "baseline") for metric in table) + " |"
+        )
+    lines.append("")
+    near_random = _baselines_near_random(methods)
+    if near_random:
+        lines += [
+            f"⚠ The gain divides by the baseline's improvement over random, which is under "
+            f"{NEAR_RANDOM:.0%} of the random-to-reference range on: {', '.join(near_random)}. There a small "
+            "difference in return is a large gain or loss; read those tasks' returns in the per-task table.",
+            "",
+        ]
+    return lines
 
 
 def _markdown(
@@ -311,84 +579,17 @@ def _markdown(
         )
         add("")
 
-    add("## Aggregate normalised final scores")
+    add("## What these numbers can say")
     add("")
-    add(
-        "Normalised score = (return − random) / (reference − random), final evaluation of each run. "
-        "IQM, mean, median and optimality gap (γ = 1) with 95% stratified-bootstrap CIs (rliable); AUC = mean "
-        "normalised score over the learning curve (IQM over runs); P(> baseline) = probability that a run of "
-        "the method beats a run of the baseline on the same task (Mann–Whitney, averaged over tasks)."
-    )
+    lines.extend(f"- {c}" for c in _caveats(scores))
     add("")
-    add("| method | tasks × runs | IQM | mean | median | optimality gap ↓ | AUC (IQM) | P(> baseline) |")
-    add("| --- | ---: | --- | --- | --- | --- | --- | --- |")
-    for m, e in methods.items():
-        a = e["aggregates"]
-        add(
-            f"| `{m}` | {len(e['tasks'])} × {len(e['seeds_used'])} | {_fmt_ci(a.get('iqm'))} | {_fmt_ci(a.get('mean'))} | "
-            f"{_fmt_ci(a.get('median'))} | {_fmt_ci(a.get('optimality_gap'))} | {_fmt_ci(e['auc_iqm'])} | "
-            f"{_poi_cell(m, e)} |"
-        )
-    if len({len(e["tasks"]) for e in methods.values()}) > 1:
-        add("")
-        add(
-            "Methods restricted to a subset of tasks are aggregated over their own tasks; compare their rows "
-            "with care, and use the per-task table."
-        )
-    add("")
-
-    add("## The papers' measures (against each method's baseline)")
-    add("")
-    add(
-        "Final-score gain = (mean final return − baseline's) / |baseline's − random return|, averaged over tasks "
-        "(Sarafian et al. report +10% to +70% for SA-Hyper over MLP at 1M steps). Steps to the baseline's final "
-        "score = first evaluation at which the method's mean curve reaches the baseline's mean final return, as a "
-        "fraction of the budget (paper: 20%–70%); resolution is one evaluation period."
-    )
-    add("")
-    add("| method | baseline | final-score gain | steps to baseline final (mean where reached) | reached on |")
-    add("| --- | --- | ---: | ---: | ---: |")
-    for m, e in methods.items():
-        gain, st = e["final_score_gain"], e["steps_to_baseline_final"]
-        reached = f"{st['reached']}/{st['tasks']} tasks" if st else "–"
-        gain_cell = _pct(gain["mean"]) if gain else "–"
-        steps_cell = _fmt(st["mean_where_reached"]) if st else "–"
-        add(f"| `{m}` | `{e['baseline']}` | {gain_cell} | {steps_cell} | {reached} |")
-    add("")
-    near_random = _baselines_near_random(methods)
-    if near_random:
-        add(
-            f"⚠ The gain divides by the baseline's improvement over random, which is under "
-            f"{NEAR_RANDOM:.0%} of the random-to-reference range on: {', '.join(near_random)}. There a small "
-            "difference in return is a large gain or loss; read those tasks' returns in the per-task table."
-        )
-        add("")
-
-    add("## Per task")
-    add("")
-    header = "| task | " + " | ".join(f"`{m}`" for m in methods) + " |"
-    add(
-        "Final evaluation return, mean ± std over seeds (raw), then normalised mean, gain over the baseline and "
-        "fraction of the budget needed to reach the baseline's final return."
-    )
-    add("")
-    add(header)
-    add("| --- |" + " --- |" * len(methods))
-    for task in scores["tasks"]:
-        cells = []
-        for m, e in methods.items():
-            pt = e["per_task"].get(task)
-            if not pt or pt["final_return_mean"] is None:
-                cells.append("–")
-                continue
-            gain = (e["final_score_gain"] or {}).get("per_task", {}).get(task) if e["final_score_gain"] else None
-            frac = (e["steps_to_baseline_final"] or {}).get("per_task", {}).get(task) if e["steps_to_baseline_final"] else None
-            cell = f"{pt['final_return_mean']:.1f} ± {pt['final_return_std']:.1f}<br>norm {_fmt(pt['normalised_mean'])}"
-            if m != e["baseline"]:
-                cell += f"<br>gain {_pct(gain)}, steps {_fmt(frac) if frac is not None else 'not reached'}"
-            cells.append(cell + f" (n={pt['runs']})")
-        add(f"| `{task}` | " + " | ".join(cells) + " |")
-    add("")
+    n_tasks = max((len(e["tasks"]) for e in methods.values()), default=0)
+    per_task_first = 0 < n_tasks < scores["statistics"]["few_tasks"]
+    sections = [_per_task_section(scores), _aggregate_section(scores), _baseline_section(scores)]
+    if not per_task_first:
+        sections = [sections[1], sections[2], sections[0]]
+    for section in sections:
+        lines.extend(section)
 
     if plots:
         add("## Plots")
@@ -409,10 +610,19 @@ def _markdown(
 
     add("## Normalisation")
     add("")
-    add("| task | random return | reference return | source |")
-    add("| --- | ---: | ---: | --- |")
+    add("| task | random return | zero-action return | zero-action normalised | reference return | source |")
+    add("| --- | ---: | ---: | ---: | ---: | --- |")
     for task, n in scores["normalisation"].items():
-        add(f"| `{task}` | {_fmt(n['random'], 1)} | {_fmt(n['reference'], 1)} | {n.get('source') or 'none (raw returns)'} |")
+        add(
+            f"| `{task}` | {_fmt(n['random'], 1)} | {_fmt(n.get('zero_action'), 1)} | "
+            f"{_fmt(n.get('zero_action_normalised'))} | {_fmt(n['reference'], 1)} | "
+            f"{n.get('source') or 'none (raw returns)'} |"
+        )
+    add("")
+    add("Zero-action returns (the do-nothing policy), as measured:")
+    add("")
+    for task, n in scores["normalisation"].items():
+        add(f"- `{task}`: {n.get('zero_action_protocol') or 'not measured'}")
     add("")
     add("Returns come from Gymnasium's v5 MuJoCo environments; they do not match mujoco-py-era (v2) figures exactly.")
     add("")

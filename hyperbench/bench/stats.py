@@ -7,7 +7,7 @@ tasks), or ``(num_runs, num_tasks, num_points)`` for learning curves, holding **
 
 with the per-task (random, reference) returns of ``hyperbench.envs.reference`` (or the suite's own
 ``reference`` for tasks missing there). Every bootstrap goes through rliable; because rliable's bootstrap
-indices come from the global ``np.random`` whatever ``random_state`` says (REFERENCE.md §4), the global
+indices come from the global ``np.random`` whatever ``random_state`` says (rliable 1.2.0 with arch), the global
 generator is seeded right before each call, once per method, so a method's interval does not depend on
 which other methods are in the report.
 
@@ -40,14 +40,18 @@ __all__ = [
     "default_reference",
     "final_score_gain",
     "improvement_probability",
+    "interval_estimates",
+    "iqm_window",
     "normalise",
+    "pair_interval_estimates",
     "performance_profiles",
     "probability_of_improvement",
     "sample_efficiency",
     "steps_to_reach",
 ]
 
-#: Aggregate metrics, in the order :func:`aggregate_intervals` returns them.
+#: rliable's four aggregates, in the order :func:`aggregate_intervals` returns them (the report's metrics are
+#: those of the registry in :mod:`hyperbench.bench.metrics`).
 METRIC_NAMES: tuple[str, ...] = ("median", "iqm", "mean", "optimality_gap")
 
 Reference = Callable[[str], "tuple[float, float] | None"]
@@ -81,7 +85,7 @@ def normalise(returns: np.ndarray | float, random_return: float, reference_retur
 
 
 def _seed_global(seed: int) -> None:
-    # rliable 1.2.0's StratifiedBootstrap draws indices from the global np.random (REFERENCE.md §4).
+    # rliable 1.2.0's StratifiedBootstrap draws its indices from the global np.random, ignoring random_state.
     np.random.seed(seed)
 
 
@@ -96,30 +100,10 @@ def aggregate_intervals(
     :param confidence: CI coverage
     :return: method → metric → ``(point, low, high)``
     """
-    from rliable import library as rly
     from rliable import metrics
 
-    def func(x: np.ndarray) -> np.ndarray:
-        return np.array(
-            [
-                metrics.aggregate_median(x),
-                metrics.aggregate_iqm(x),
-                metrics.aggregate_mean(x),
-                metrics.aggregate_optimality_gap(x),
-            ]
-        )
-
-    out: dict[str, dict[str, tuple[float, float, float]]] = {}
-    for method, matrix in scores.items():
-        _seed_global(seed)
-        points, intervals = rly.get_interval_estimates(
-            {method: np.asarray(matrix, dtype=float)}, func, reps=reps, confidence_interval_size=confidence
-        )
-        out[method] = {
-            name: (float(points[method][i]), float(intervals[method][0, i]), float(intervals[method][1, i]))
-            for i, name in enumerate(METRIC_NAMES)
-        }
-    return out
+    statistics = {name: getattr(metrics, f"aggregate_{name}") for name in METRIC_NAMES}
+    return interval_estimates(scores, statistics, reps=reps, seed=seed, confidence=confidence)
 
 
 def iqm_interval(
@@ -475,6 +459,136 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def interval_estimates(
+    scores: Mapping[str, np.ndarray],
+    statistics: Mapping[str, Callable[[np.ndarray], float]],
+    reps: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Point and stratified-bootstrap CI (rliable) of several statistics of each method's score matrix.
+
+    All statistics of a method share one rliable call, so they see the same bootstrap resamples, and the
+    global generator is seeded before each method's call: a statistic's interval depends neither on the other
+    statistics nor on the other methods.
+
+    :param scores: method → ``(num_runs, num_tasks)`` scores
+    :param statistics: name → function of a ``(num_runs, num_tasks)`` matrix returning a float
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before each method's bootstrap
+    :param confidence: CI coverage
+    :return: method → statistic name → ``(point, low, high)``
+    """
+    from rliable import library as rly
+
+    names, funcs = list(statistics), list(statistics.values())
+
+    def func(x: np.ndarray) -> np.ndarray:
+        return np.array([f(x) for f in funcs])
+
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for method, matrix in scores.items():
+        _seed_global(seed)
+        points, intervals = rly.get_interval_estimates(
+            {method: np.asarray(matrix, dtype=float)}, func, reps=reps, confidence_interval_size=confidence
+        )
+        out[method] = {
+            name: (float(points[method][i]), float(intervals[method][0, i]), float(intervals[method][1, i]))
+            for i, name in enumerate(names)
+        }
+    return out
+
+
+def pair_interval_estimates(
+    x: np.ndarray,
+    y: np.ndarray,
+    statistics: Mapping[str, Callable[[np.ndarray, np.ndarray], float]],
+    reps: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, tuple[float, float, float]]:
+    """Point and CI (rliable's independent stratified bootstrap of both matrices) of statistics of a pair.
+
+    :param x: ``(runs_x, tasks)`` scores of a method
+    :param y: ``(runs_y, tasks)`` scores of its baseline, same tasks in the same order
+    :param statistics: name → function ``(x, y) -> float``
+    :param reps: bootstrap replications
+    :param seed: seed of the global generator before the bootstrap
+    :param confidence: CI coverage
+    :return: statistic name → ``(point, low, high)``
+    """
+    from rliable import library as rly
+
+    names, funcs = list(statistics), list(statistics.values())
+    _seed_global(seed)
+    points, intervals = rly.get_interval_estimates(
+        {"pair": [np.asarray(x, dtype=float), np.asarray(y, dtype=float)]},
+        lambda a, b: np.array([f(a, b) for f in funcs]),
+        reps=reps,
+        confidence_interval_size=confidence,
+    )
+    return {
+        name: (float(points["pair"][i]), float(intervals["pair"][0, i]), float(intervals["pair"][1, i]))
+        for i, name in enumerate(names)
+    }
+
+
+def iqm_window(matrix: np.ndarray, tasks: Sequence[str]) -> dict[str, int]:
+    """How many runs of each task fall inside the IQM's middle 50% (the 25% trimmed mean over runs × tasks).
+
+    With few tasks the IQM can be fixed by the task mix (e.g. the window holding only runs of one task whose
+    scores sit in the middle of the range); this count shows it. Ties at the window's edges are assigned in
+    run order.
+
+    :param matrix: ``(num_runs, num_tasks)`` scores
+    :param tasks: the task names of the columns
+    :return: task → runs inside the window
+    """
+    m = np.asarray(matrix, dtype=float)
+    flat = m.ravel()
+    labels = np.tile(np.arange(m.shape[1]), m.shape[0])
+    cut = int(0.25 * flat.size)  # scipy.stats.trim_mean's (and so rliable's) cut on each side
+    kept = labels[np.argsort(flat, kind="stable")[cut : flat.size - cut]]
+    return {t: int(np.count_nonzero(kept == j)) for j, t in enumerate(tasks)}
+
+
+def _restrict(ms: MethodScores, tasks: Sequence[str]) -> MethodScores:
+    """A method's scores restricted to ``tasks`` (columns in that order)."""
+    cols = [ms.tasks.index(t) for t in tasks]
+    return MethodScores(
+        tasks=list(tasks),
+        seeds=ms.seeds,
+        final_raw=ms.final_raw[:, cols],
+        final=ms.final[:, cols],
+        auc=ms.auc[:, cols],
+        curve_raw={t: ms.curve_raw[t] for t in tasks},
+        dropped=ms.dropped,
+    )
+
+
+#: Fewer runs per task than this: reports say that percentile-bootstrap intervals under-cover.
+FEW_RUNS = 10
+#: Fewer tasks than this: per-task results lead the report and aggregates say what they rest on.
+FEW_TASKS = 5
+#: ddof of every standard deviation ``scores.json`` stores (``final_return_std``: spread over seeds).
+STD_DDOF = 0
+
+
+def _permutation_rows(
+    ms: MethodScores, base: MethodScores, reference: Mapping[str, tuple[float, float] | None], baseline: str
+) -> dict[str, dict[str, Any]]:
+    from hyperbench.bench.permutation import permutation_test
+
+    out: dict[str, dict[str, Any]] = {}
+    for j, t in enumerate(ms.tasks):
+        result = permutation_test(ms.final_raw[:, j], base.final_raw[:, j])
+        ref = reference.get(t)
+        row = {"versus": baseline, **result.to_dict()}
+        row["difference_normalised"] = _num(result.difference / (ref[1] - ref[0])) if ref is not None else None
+        out[t] = row
+    return out
+
+
 def build_scores(
     records: Sequence[RunRecord],
     methods: Mapping[str, Sequence[str]],
@@ -489,6 +603,10 @@ def build_scores(
 ) -> tuple[dict[str, Any], ScoreData, dict[str, Any]]:
     """Everything a report shows, as JSON-able data (``scores.json``), plus the arrays the plots need.
 
+    Every metric of :mod:`hyperbench.bench.metrics` is computed here (the registry decides which); per task,
+    each method's final returns are compared with its baseline's by an exact permutation test
+    (:mod:`hyperbench.bench.permutation`).
+
     :param records: the suite's records
     :param methods: method label → its tasks
     :param seeds: the suite's seeds
@@ -502,42 +620,41 @@ def build_scores(
     :param baselines: method → the method it is compared with, where it is not ``baseline``
     :return: ``(scores_json, score_data, plot_data)``
     """
+    from hyperbench.bench.metrics import MethodView, metric_table, metrics
+    from hyperbench.bench.permutation import MAX_EXACT, MONTE_CARLO_RESAMPLES
+
     data = build_matrices(records, methods, seeds, reference, failed_as)
     usable = {m: ms for m, ms in data.methods.items() if len(ms.seeds) > 0}
     finals = {m: ms.final for m, ms in usable.items()}
-    aggregates = aggregate_intervals(finals, reps=reps, seed=seed) if finals else {}
-    auc = iqm_interval({m: ms.auc for m, ms in usable.items()}, reps=reps, seed=seed) if usable else {}
-
-    poi: dict[str, tuple[float, float, float]] = {}
-    gains: dict[str, dict[str, Any]] = {}
-    steps_frac: dict[str, dict[str, Any]] = {}
     compared_with = {m: (baselines or {}).get(m) or baseline for m in data.methods}
+
+    values: dict[str, dict[str, Any]] = {m: {} for m in data.methods}
+    triples: dict[str, dict[str, tuple[float, float, float]]] = {m: {} for m in data.methods}
+    for source, matrices in (("final", finals), ("auc", {m: ms.auc for m, ms in usable.items()})):
+        group = metrics(source=source)
+        if group and matrices:
+            for m, est in interval_estimates(matrices, {g.name: g.statistic for g in group}, reps, seed).items():  # type: ignore[misc]
+                triples[m].update(est)
+    paired = metrics(ci=True, versus_baseline=True)
+    views: dict[str, MethodView] = {}
+    permutation: dict[str, dict[str, dict[str, Any]]] = {}
     for m, ms in usable.items():
         b = compared_with[m]
         base = usable.get(b)
-        if base is None:
-            continue
-        cols = [base.tasks.index(t) for t in ms.tasks]
-        if m != b:
-            poi.update(probability_of_improvement({m: ms.final, b: base.final[:, cols]}, b, reps=reps, seed=seed))
-        randoms = [None if reference.get(t) is None else reference[t][0] for t in ms.tasks]  # type: ignore[index]
-        g = final_score_gain(ms.final_raw, base.final_raw[:, cols], randoms)
-        gains[m] = {
-            "mean": _num(np.nanmean(g)) if np.isfinite(g).any() else None,
-            "per_task": dict(zip(ms.tasks, map(_num, g))),
-        }
-        per_task: dict[str, float | None] = {}
-        for t in ms.tasks:
-            target = float(np.mean(base.final_raw[:, base.tasks.index(t)]))
-            steps, raw = ms.curve_raw[t]
-            per_task[t] = steps_to_reach(steps, raw.mean(axis=0), target, data.budgets[t]) if raw.size else None
-        reached = [v for v in per_task.values() if v is not None]
-        steps_frac[m] = {
-            "per_task": per_task,
-            "mean_where_reached": _num(np.mean(reached)) if reached else None,
-            "reached": len(reached),
-            "tasks": len(per_task),
-        }
+        base_view = _restrict(base, ms.tasks) if base is not None else None
+        views[m] = MethodView(m, ms, b, base_view, reference, data.budgets)
+        if base_view is not None and m != b:
+            if paired:
+                triples[m].update(
+                    pair_interval_estimates(ms.final, base_view.final, {g.name: g.statistic for g in paired}, reps, seed)  # type: ignore[misc]
+                )
+            permutation[m] = _permutation_rows(ms, base_view, reference, b)
+    for metric in metrics():
+        for m in data.methods:
+            if metric.ci:
+                values[m][metric.name] = _triple(triples[m][metric.name]) if metric.name in triples[m] else None
+            else:
+                values[m][metric.name] = metric.compute(views[m]) if m in views else None  # type: ignore[misc]
 
     if taus is None:
         top = max([float(np.max(ms.final)) for ms in usable.values()] + [1.0])
@@ -561,6 +678,19 @@ def build_scores(
         "failures": data.failures,
         "missing": data.missing,
         "compute": compute,
+        "metrics": metric_table(),
+        "statistics": {
+            "std_ddof": STD_DDOF,
+            "few_runs": FEW_RUNS,
+            "few_tasks": FEW_TASKS,
+            "permutation_test": {
+                "statistic": "mean(method's final returns) − mean(baseline's), per task, seeds as units",
+                "p_value": "two-sided: fraction of relabellings with |T*| ≥ |T| (observed included)",
+                "max_exact": MAX_EXACT,
+                "monte_carlo_resamples": MONTE_CARLO_RESAMPLES,
+                "effect_size": "Cohen's d, pooled standard deviation with ddof 1",
+            },
+        },
     }
     for m, ms in data.methods.items():
         task_rows: dict[str, dict[str, Any]] = {}
@@ -568,10 +698,11 @@ def build_scores(
             col = ms.final_raw[:, j] if len(ms.seeds) else np.zeros(0)
             task_rows[t] = {
                 "final_return_mean": _num(col.mean()) if col.size else None,
-                "final_return_std": _num(col.std()) if col.size else None,
+                "final_return_std": _num(col.std(ddof=STD_DDOF)) if col.size else None,
                 "normalised_mean": _num(ms.final[:, j].mean()) if col.size else None,
                 "auc_normalised_mean": _num(ms.auc[:, j].mean()) if col.size else None,
                 "runs": int(col.size),
+                "permutation_test": permutation.get(m, {}).get(t),
             }
         entry: dict[str, Any] = {
             "tasks": ms.tasks,
@@ -579,13 +710,18 @@ def build_scores(
             "seeds_used": ms.seeds,
             "runs_used": len(ms.seeds) * len(ms.tasks),
             "dropped": ms.dropped,
-            "aggregates": {k: _triple(v) for k, v in aggregates.get(m, {}).items()},
-            "auc_iqm": _triple(auc[m]) if m in auc else None,
-            "probability_of_improvement": _triple(poi[m]) if m in poi else None,
-            "final_score_gain": gains.get(m),
-            "steps_to_baseline_final": steps_frac.get(m),
-            "per_task": task_rows,
+            "aggregates": {},
         }
+        for metric in metrics():
+            *parents, leaf = metric.key_path
+            node = entry
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = values[m][metric.name]
+        entry["per_task"] = task_rows
+        entry["rests_on"] = {"tasks": len(ms.tasks), "runs_per_task": len(ms.seeds), "scores": len(ms.seeds) * len(ms.tasks)}
+        entry["iqm_window"] = iqm_window(ms.final, ms.tasks) if len(ms.seeds) else None
+        entry["degenerate_intervals"] = [metric.name for metric in metrics(ci=True) if metric.degenerate(entry)]
         scores["methods"][m] = entry
         if m in profiles:
             scores["profiles"]["methods"][m] = {"profile": profiles[m][0].tolist(), "ci": profiles[m][1].tolist()}
@@ -596,9 +732,10 @@ def build_scores(
                 "iqm": efficiency[m][0].tolist(),
                 "ci": efficiency[m][1].tolist(),
             }
+    final_names = {g.name for g in metrics(source="final")}
     plot_data = {
-        "aggregates": aggregates,
-        "poi": poi,
+        "aggregates": {m: {k: v for k, v in t.items() if k in final_names} for m, t in triples.items() if t},
+        "poi": {m: t["probability_of_improvement"] for m, t in triples.items() if "probability_of_improvement" in t},
         "compared_with": compared_with,
         "profiles": profiles,
         "taus": taus,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from typing import Any
@@ -33,9 +34,16 @@ def register(subparsers: Any) -> None:
     p_check.add_argument("names", nargs="*", help="families (default: all but ml10 and ml45, which are slow to build)")
     p_check.set_defaults(func=_cmd_check)
 
-    p_ref = sub.add_parser("reference", help="show the reference-score table, or re-measure its random column")
+    p_ref = sub.add_parser("reference", help="show the reference-score table, or re-measure its measured columns")
     p_ref.add_argument("names", nargs="*", help="tasks (default: all rows)")
-    p_ref.add_argument("--measure", action="store_true", help="re-measure random returns and measured references")
+    p_ref.add_argument(
+        "--measure", action="store_true", help="re-measure random returns, measured references and zero-action returns"
+    )
+    p_ref.add_argument(
+        "--columns",
+        default="random,reference,zero_action",
+        help="with --measure: comma-separated columns to re-measure (random, reference, zero_action; default: all)",
+    )
     p_ref.add_argument("--write", action="store_true", help="with --measure: write the new values to the table")
     p_ref.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p_ref.set_defaults(func=_cmd_reference)
@@ -111,15 +119,22 @@ def _cmd_reference(args: argparse.Namespace) -> int:
         print("--write needs --measure")
         return 2
     if args.measure:
+        columns = [c.strip().replace("-", "_") for c in args.columns.split(",") if c.strip()]
+        try:
+            remeasure(table, [], columns)  # checks the column names before anything runs
+        except ValueError as exc:
+            print(f"error: --columns: {exc}", file=sys.stderr)
+            return 2
         start = time.perf_counter()
         new_rows: dict[str, Any] = {}
         for name in names:
             t0 = time.perf_counter()
-            new_rows.update(remeasure(table, [name]))
+            new_rows.update(remeasure(table, [name], columns))
             row, old = new_rows[name], table[name]
             print(
                 f"{name:<26} random {_fmt(old.random):>10} -> {_fmt(row.random):>10}   "
-                f"reference {_fmt(old.reference):>10} -> {_fmt(row.reference):>10}   ({time.perf_counter() - t0:.1f} s)",
+                f"reference {_fmt(old.reference):>10} -> {_fmt(row.reference):>10}   "
+                f"zero-action {_fmt(old.zero_action):>10} -> {_fmt(row.zero_action):>10}   ({time.perf_counter() - t0:.1f} s)",
                 flush=True,
             )
         print(f"measured {len(new_rows)} task(s) in {time.perf_counter() - start:.0f} s")
@@ -132,8 +147,11 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({r.task: {k: v for k, v in vars(r).items() if k != "task"} for r in rows}, indent=2))
         return 0
-    print(f"{'task':<26} {'random':>10} {'reference':>10}  kind        source")
+    print(f"{'task':<26} {'random':>10} {'zero-act.':>10} {'reference':>10}  kind        source")
     for r in rows:
-        print(f"{r.task:<26} {_fmt(r.random):>10} {_fmt(r.reference):>10}  {r.reference_kind:<10}  {r.reference_source}")
-    print(f"\ntable: {REFERENCE_FILE}\nregenerate the random column: hyperbench envs reference --measure --write")
+        print(
+            f"{r.task:<26} {_fmt(r.random):>10} {_fmt(r.zero_action):>10} {_fmt(r.reference):>10}  "
+            f"{r.reference_kind:<10}  {r.reference_source}"
+        )
+    print(f"\ntable: {REFERENCE_FILE}\nregenerate the measured columns: hyperbench envs reference --measure --write")
     return 0

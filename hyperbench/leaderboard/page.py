@@ -15,7 +15,7 @@ from typing import Any
 
 from hyperbench.leaderboard.build import Entry, method_rows
 
-__all__ = ["COLUMNS", "render_html", "render_markdown"]
+__all__ = ["COLUMNS", "columns", "render_html", "render_markdown"]
 
 Group = tuple[str, int, bool, list[Entry]]
 
@@ -29,30 +29,58 @@ class Column:
     kind: str
     """``number`` or ``text`` (how the page sorts it)"""
     tip: str
+    lower_better: bool = False
+    """the page sorts it ascending first"""
+    versus_baseline: bool = False
+    """its text ends with `` vs <baseline>``"""
 
 
-COLUMNS: tuple[Column, ...] = (
+_HEAD: tuple[Column, ...] = (
     Column("method", "Method", "text", "method label in the suite"),
     Column("submitter", "Submitter", "text", "who submitted the runs"),
     Column("date", "Date", "text", "date of the submission (UTC)"),
-    Column("iqm", "IQM [95% CI]", "number", "interquartile mean of normalised final scores, stratified-bootstrap CI"),
-    Column("og", "Optimality gap ↓", "number", "mean shortfall below a normalised score of 1 (lower is better)"),
-    Column("poi", "P(> baseline)", "number", "probability that a run beats a run of the baseline on the same task"),
-    Column(
-        "gain", "Final-score gain", "number", "Sarafian et al.: (R̄ − R̄_baseline) / |R̄_baseline − R_random|, mean over tasks"
-    ),
-    Column(
-        "steps",
-        "Steps to baseline's final",
-        "number",
-        "Sarafian et al.: fraction of the budget to reach the baseline's final return",
-    ),
-    Column("auc", "AUC (IQM)", "number", "IQM of the mean normalised score over the learning curve"),
+)
+_TAIL: tuple[Column, ...] = (
+    Column("rests_on", "Tasks × runs", "number", "what each aggregate rests on: tasks × runs (seeds) per task"),
     Column("runs", "Runs ok / failed", "number", "runs with a usable record / failed runs (failed runs are excluded)"),
-    Column("compute", "Compute (CPU)", "number", "CPU time of the method's runs, as recorded by the runner"),
+    Column(
+        "compute", "Compute (CPU)", "number", "CPU time of the method's runs, as recorded by the runner", lower_better=True
+    ),
     Column("verified", "Verified", "text", "re-evaluation of submitted checkpoints on fresh evaluation seeds"),
     Column("raw", "Submission", "text", "the raw submission file"),
 )
+
+
+def columns() -> tuple[Column, ...]:
+    """The board's columns: method, submitter, date, one per registered metric shown on the board
+    (:mod:`hyperbench.bench.metrics`, ``Metric.board``), then what the aggregates rest on, runs, compute,
+    verification and the raw submission."""
+    from hyperbench.bench.metrics import metrics
+
+    shown = tuple(
+        Column(
+            m.name,
+            m.header + (" [95% CI]" if m.ci and not m.versus_baseline and m.name == _sort_metric() else ""),
+            "number",
+            m.description + (" (lower is better)" if m.lower_is_better else "") + (", 95% bootstrap CI" if m.ci else ""),
+            lower_better=m.lower_is_better,
+            versus_baseline=m.versus_baseline and m.ci,
+        )
+        for m in metrics()
+        if m.board
+    )
+    return _HEAD + shown + _TAIL
+
+
+def _sort_metric() -> str | None:
+    """The metric rows are ranked by: the first registered board metric (IQM)."""
+    from hyperbench.bench.metrics import metrics
+
+    return next((m.name for m in metrics() if m.board), None)
+
+
+#: The columns at import time (:func:`columns` follows later registrations).
+COLUMNS: tuple[Column, ...] = columns()
 
 _WIDE_PLOTS = ("aggregates", "learning_curves")
 _PLOT_TITLES = {
@@ -107,60 +135,93 @@ def row_cells(entry: Entry, method: str, scores: Mapping[str, Any], link: str) -
     :param link: relative link to the raw submission file
     :return: column key → (text, sort value)
     """
-    agg = scores.get("aggregates") or {}
-    iqm, iqm_v = _ci(agg.get("iqm"))
-    og, og_v = _ci(agg.get("optimality_gap"))
-    auc, auc_v = _ci(scores.get("auc_iqm"))
+    from hyperbench.bench.metrics import metrics
+
     baseline = scores.get("baseline")
-    if method == baseline:
-        poi, poi_v = "(baseline)", None
-    else:
-        poi, poi_v = _ci(scores.get("probability_of_improvement"))
-        if poi_v is not None:
-            poi += f" vs {baseline}"
-    gain_entry = scores.get("final_score_gain") or {}
-    gain_v = gain_entry.get("mean")
-    gain = "–" if gain_v is None else f"{100 * gain_v:+.0f}%"
-    st = scores.get("steps_to_baseline_final") or {}
-    steps_v = st.get("mean_where_reached")
-    if not st:
-        steps = "–"
-    elif steps_v is None:
-        steps = f"not reached (0/{st.get('tasks', 0)})"
-    else:
-        steps = f"{steps_v:.2f} ({st.get('reached')}/{st.get('tasks')})"
     ok, failed = entry.method_runs(method)
     cpu_h = entry.method_compute(method)["cpu_h"]
-    return {
+    rests = scores.get("rests_on") or {
+        "tasks": len(scores.get("tasks") or []),
+        "runs_per_task": len(scores.get("seeds_used") or []),
+    }
+    cells: dict[str, tuple[str, float | str | None]] = {
         "method": (method, method),
         "submitter": (str(entry.doc["submitter"]), str(entry.doc["submitter"]).lower()),
         "date": (str(entry.doc["date"])[:10], str(entry.doc["date"])),
-        "iqm": (iqm, iqm_v),
-        "og": (og, og_v),
-        "poi": (poi, poi_v),
-        "gain": (gain, gain_v),
-        "steps": (steps, steps_v),
-        "auc": (auc, auc_v),
-        "runs": (f"{ok} / {failed}", ok - failed),
-        "compute": (cpu_time(cpu_h), cpu_h),
-        "verified": (_verified_text(entry), entry.verification_status()),
-        "raw": (entry.id, link),
     }
+    for metric in metrics():
+        if not metric.board:
+            continue
+        if metric.versus_baseline and metric.ci and method == baseline:
+            cells[metric.name] = ("(baseline)", None)
+            continue
+        text, value = metric.cell(scores), metric.point(scores)
+        if metric.versus_baseline and metric.ci and value is not None:
+            text += f" vs {baseline}"
+        cells[metric.name] = (text, value)
+    cells.update(
+        {
+            "rests_on": (f"{rests['tasks']} × {rests['runs_per_task']}", rests["tasks"] * rests["runs_per_task"]),
+            "runs": (f"{ok} / {failed}", ok - failed),
+            "compute": (cpu_time(cpu_h), cpu_h),
+            "verified": (_verified_text(entry), entry.verification_status()),
+            "raw": (entry.id, link),
+        }
+    )
+    return cells
 
 
 def _group_rows(board_entries: Sequence[Entry]) -> list[tuple[Entry, str, dict[str, tuple[str, float | str | None]]]]:
+    from hyperbench.bench.metrics import get_metric
+
     rows = []
     for entry in board_entries:
         link = f"submissions/{entry.suite.name}/{entry.id}.json"
         for method, scores in method_rows(entry):
             rows.append((entry, method, row_cells(entry, method, scores, link)))
+    key = _sort_metric()
+    sign = -1.0 if key is None or not get_metric(key).lower_is_better else 1.0
 
     def order(row: tuple[Entry, str, dict[str, tuple[str, float | str | None]]]) -> tuple[int, float]:
-        value = row[2]["iqm"][1]
-        return (0, -float(value)) if isinstance(value, float) else (1, 0.0)
+        value = row[2][key][1] if key is not None else None
+        return (0, sign * float(value)) if isinstance(value, float) else (1, 0.0)
 
-    rows.sort(key=order)  # best IQM first (stable: ties keep submission then suite order)
+    rows.sort(key=order)  # best first on the ranking metric (stable: ties keep submission then suite order)
     return rows
+
+
+def _group_notes(entries: Sequence[Entry]) -> list[str]:
+    """What a group's numbers can say: few runs (under-covering intervals), zero-width intervals, easy tasks."""
+    from hyperbench.bench.report import EASY_ZERO_ACTION
+
+    notes = []
+    runs = [
+        (e.scores["methods"][m].get("rests_on") or {}).get("runs_per_task", len(e.scores["methods"][m]["seeds_used"]))
+        for e in entries
+        for m, _ in method_rows(e)
+    ]
+    runs = [n for n in runs if n]
+    few_runs = int((entries[0].scores.get("statistics") or {}).get("few_runs", 10))
+    if runs and min(runs) < few_runs:
+        notes.append(
+            f"{min(runs)} run(s) per task (< {few_runs}): the 95% percentile-bootstrap intervals under-cover (their real "
+            "coverage is below 95%). Each entry's per-task table gives an exact permutation test of every method against "
+            "its baseline (two-sided p, Cohen's d)."
+        )
+    degenerate = sorted({m for e in entries for _, s in method_rows(e) for m in s.get("degenerate_intervals") or []})
+    if degenerate:
+        notes.append(
+            "⚠ zero-width CI: every bootstrap resample gave the same value; with this few runs that is a property of the "
+            "sample, not certainty."
+        )
+    norm = entries[0].scores.get("normalisation") or {}
+    easy = [t for t, n in norm.items() if (n.get("zero_action_normalised") or 0.0) >= EASY_ZERO_ACTION]
+    if easy:
+        notes.append(
+            "Easy task(s), where a zero-action (do-nothing) policy already scores ≥ "
+            f"{EASY_ZERO_ACTION} normalised: " + ", ".join(f"`{t}`" for t in easy) + "."
+        )
+    return notes
 
 
 def _suite_facts(entry: Entry) -> list[str]:
@@ -202,23 +263,44 @@ def _provenance_lines(entry: Entry) -> list[str]:
 
 
 def _per_task_rows(entry: Entry) -> list[tuple[str, list[str]]]:
+    """Per task: the task's random / zero-action / reference returns, then each method's cell."""
     out = []
     methods = method_rows(entry)
     for task in entry.scores["tasks"]:
-        cells = []
+        norm = (entry.scores.get("normalisation") or {}).get(task) or {}
+        zero, zn = norm.get("zero_action"), norm.get("zero_action_normalised")
+        cells = [
+            f"{_num(norm.get('random'))} / {_num(zero)}"
+            + ("" if zn is None else f" (norm {zn:.2f})")
+            + f" / {_num(norm.get('reference'))}"
+        ]
         for _m, e in methods:
             pt = (e.get("per_task") or {}).get(task)
             if not pt or pt.get("final_return_mean") is None:
                 cells.append("–")
                 continue
-            norm = pt.get("normalised_mean")
-            cells.append(
+            norm_mean = pt.get("normalised_mean")
+            cell = (
                 f"{pt['final_return_mean']:.1f} ± {pt['final_return_std']:.1f}"
-                + ("" if norm is None else f" (norm {norm:.2f})")
+                + ("" if norm_mean is None else f" (norm {norm_mean:.2f})")
                 + f", n={pt['runs']}"
             )
+            test = pt.get("permutation_test")
+            if test:
+                d = "" if test.get("cohens_d") is None else f", d {test['cohens_d']:+.2f}"
+                cell += f"; vs {test['versus']}: p {test['p_value']:.3f}{d}"
+            cells.append(cell)
         out.append((task, cells))
     return out
+
+
+def _per_task_legend(entry: Entry) -> str:
+    ddof = (entry.scores.get("statistics") or {}).get("std_ddof", 0)
+    return (
+        f"Per task: random / zero-action (do-nothing) / reference return of the task; then each method's final "
+        f"evaluation return, mean ± std (ddof = {ddof}) over seeds (raw), normalised mean, number of runs, and the "
+        "two-sided exact permutation test of its mean difference with its baseline (p, Cohen's d)."
+    )
 
 
 def _group_title(name: str, version: int, current: bool) -> str:
@@ -271,11 +353,12 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
         for fact in _suite_facts(entries[0]):
             add(f"- {fact}")
         add("")
-        add("| " + " | ".join(c.title for c in COLUMNS) + " |")
-        add("| " + " | ".join("---:" if c.kind == "number" else "---" for c in COLUMNS) + " |")
+        cols = columns()
+        add("| " + " | ".join(c.title for c in cols) + " |")
+        add("| " + " | ".join("---:" if c.kind == "number" else "---" for c in cols) + " |")
         for _entry, _method, cells in _group_rows(entries):
             values = []
-            for c in COLUMNS:
+            for c in cols:
                 text = cells[c.key][0]
                 if c.key == "method":
                     text = f"`{text}`"
@@ -283,6 +366,9 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
                     text = f"[{text}]({cells['raw'][1]})"
                 values.append(_md(text))
             add("| " + " | ".join(values) + " |")
+        add("")
+        for note in _group_notes(entries):
+            add(f"- {_md(note)}")
         add("")
         for entry in entries:
             add(f"### Entry `{entry.id}` by {_md(str(entry.doc['submitter']))}, {str(entry.doc['date'])[:10]}")
@@ -299,10 +385,12 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
             add(f"- raw submission: [{link}]({link})")
             add("")
             methods = [m for m, _ in method_rows(entry)]
-            add("| task | " + " | ".join(f"`{m}`" for m in methods) + " |")
-            add("| --- |" + " --- |" * len(methods))
+            add(_per_task_legend(entry))
+            add("")
+            add("| task | random / zero-action / reference | " + " | ".join(f"`{m}`" for m in methods) + " |")
+            add("| --- | --- |" + " --- |" * len(methods))
             for task, task_cells in _per_task_rows(entry):
-                add(f"| `{task}` | " + " | ".join(task_cells) + " |")
+                add(f"| `{task}` | " + " | ".join(_md(c) for c in task_cells) + " |")
             add("")
     if empty:
         add("## Suites without entries")
@@ -420,10 +508,12 @@ def _value_attr(value: float | str | None) -> str:
 
 def _html_table(name: str, version: int, entries: Sequence[Entry]) -> list[str]:
     out = [f'<div class="table-wrap"><table class="board" id="board-{_slug(name, version)}">', "<thead><tr>"]
-    for c in COLUMNS:
+    cols = columns()
+    ranked = _sort_metric()
+    for c in cols:
         cls = ' class="num"' if c.kind == "number" else ""
-        sort = ' aria-sort="descending"' if c.key == "iqm" else ""
-        lower = ' data-lower-better="1"' if c.key in ("og", "steps", "compute") else ""
+        sort = (' aria-sort="ascending"' if c.lower_better else ' aria-sort="descending"') if c.key == ranked else ""
+        lower = ' data-lower-better="1"' if c.lower_better else ""
         out.append(
             f'<th{cls} data-key="{c.key}" data-kind="{c.kind}"{lower}{sort} title="{_e(c.tip)}">'
             f'<button type="button">{_e(c.title)}</button></th>'
@@ -431,7 +521,7 @@ def _html_table(name: str, version: int, entries: Sequence[Entry]) -> list[str]:
     out.append("</tr></thead><tbody>")
     for entry, method, cells in _group_rows(entries):
         out.append(f'<tr data-entry="{_e(entry.id)}" data-method="{_e(method)}">')
-        for c in COLUMNS:
+        for c in cols:
             text, value = cells[c.key]
             cls = ' class="num"' if c.kind == "number" else ""
             attr = f' data-value="{_value_attr(value)}"' if c.key != "raw" else f' data-value="{_e(entry.id)}"'
@@ -439,7 +529,7 @@ def _html_table(name: str, version: int, entries: Sequence[Entry]) -> list[str]:
                 inner = f"<code>{_e(text)}</code>"
             elif c.key == "raw":
                 inner = f'<a href="{_e(value)}" title="{_e(text)}">raw JSON</a>'
-            elif c.key == "poi" and " vs " in text:
+            elif c.versus_baseline and " vs " in text:
                 main, _, versus = text.partition(" vs ")
                 inner = f"{_e(main)}<br><small>vs <code>{_e(versus)}</code></small>"
             elif c.key == "verified":
@@ -450,6 +540,9 @@ def _html_table(name: str, version: int, entries: Sequence[Entry]) -> list[str]:
             out.append(f'<td{cls} data-key="{c.key}"{attr}>{inner}</td>')
         out.append("</tr>")
     out.append("</tbody></table></div>")
+    notes = _group_notes(entries)
+    if notes:
+        out.append('<ul class="facts">' + "".join(f"<li>{_code_md(n)}</li>" for n in notes) + "</ul>")
     return out
 
 
@@ -506,13 +599,13 @@ def _entry_html(entry: Entry) -> list[str]:
     out.append(f'<li>raw submission: <a href="{_e(link)}">{_e(link)}</a></li></ul>')
     out.extend(_verification_html(entry))
     methods = [m for m, _ in method_rows(entry)]
-    out.append('<div class="table-wrap"><table><thead><tr><th>task</th>')
+    out.append('<div class="table-wrap"><table><thead><tr><th>task</th><th>random / zero-action / reference</th>')
     out.extend(f"<th><code>{_e(m)}</code></th>" for m in methods)
     out.append("</tr></thead><tbody>")
     for task, cells in _per_task_rows(entry):
         out.append(f"<tr><td><code>{_e(task)}</code></td>" + "".join(f'<td class="num">{_e(c)}</td>' for c in cells) + "</tr>")
     out.append("</tbody></table></div>")
-    out.append("<p>Per task: final evaluation return, mean ± std over seeds (raw), normalised mean, number of runs.</p>")
+    out.append(f"<p>{_e(_per_task_legend(entry))}</p>")
     if entry.plots:
         out.append('<div class="plots">')
         for key, title in _PLOT_TITLES.items():

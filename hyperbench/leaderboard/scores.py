@@ -19,20 +19,34 @@ from hyperbench.bench.files import atomic_write_json
 from hyperbench.bench.record import record_path
 from hyperbench.bench.suite import Suite
 
-__all__ = ["SUMMARY_METRICS", "ScoreResult", "compute_scores", "suite_json", "summarise_scores"]
+__all__ = [
+    "SUMMARY_METRICS",
+    "ScoreResult",
+    "comparable_summary",
+    "compute_scores",
+    "suite_json",
+    "summarise_scores",
+    "summary_metrics",
+]
 
-#: Numbers a submission's ``summary`` claims per method (point estimates: they do not depend on the
-#: number of bootstrap replications, so the check is cheap and exact).
-SUMMARY_METRICS: tuple[str, ...] = (
-    "median",
-    "iqm",
-    "mean",
-    "optimality_gap",
-    "auc_iqm",
-    "probability_of_improvement",
-    "final_score_gain",
-    "steps_to_baseline_final",
-)
+
+def summary_metrics() -> tuple[str, ...]:
+    """Numbers a submission's ``summary`` claims per method: one per registered metric
+    (:mod:`hyperbench.bench.metrics`), as point estimates (they do not depend on the number of bootstrap
+    replications, so the check is cheap and exact)."""
+    from hyperbench.bench.metrics import metrics
+
+    return tuple(m.name for m in metrics())
+
+
+def _required() -> tuple[str, ...]:
+    from hyperbench.bench.metrics import metrics
+
+    return tuple(m.name for m in metrics() if m.required)
+
+
+#: The summary metrics every submission must carry (``Metric.required``: those of submission schema 1).
+SUMMARY_METRICS: tuple[str, ...] = _required()
 
 #: Bootstrap replications used when only point estimates are needed (the summary check).
 POINT_REPS = 10
@@ -81,33 +95,43 @@ def compute_scores(
     return ScoreResult(scores=scores, plots=pngs)
 
 
-def _point(entry: Any) -> float | None:
-    if isinstance(entry, Mapping):
-        value = entry.get("point")
-        return None if value is None else float(value)
-    return None
-
-
 def summarise_scores(scores: Mapping[str, Any]) -> dict[str, Any]:
     """The point estimates a submission's ``summary`` carries, taken from ``scores.json``.
 
     :param scores: ``scores.json`` content
     :return: ``{"grid": {...}, "methods": {method: {metric: float | None, "final_return_mean": {task: float}}}}``
+        with one key per registered metric
     """
+    from hyperbench.bench.metrics import metrics
+
     methods: dict[str, Any] = {}
     for name, entry in scores["methods"].items():
-        agg = entry.get("aggregates") or {}
-        gain = entry.get("final_score_gain") or {}
-        steps = entry.get("steps_to_baseline_final") or {}
-        methods[name] = {
-            "median": _point(agg.get("median")),
-            "iqm": _point(agg.get("iqm")),
-            "mean": _point(agg.get("mean")),
-            "optimality_gap": _point(agg.get("optimality_gap")),
-            "auc_iqm": _point(entry.get("auc_iqm")),
-            "probability_of_improvement": _point(entry.get("probability_of_improvement")),
-            "final_score_gain": gain.get("mean"),
-            "steps_to_baseline_final": steps.get("mean_where_reached"),
-            "final_return_mean": {t: row.get("final_return_mean") for t, row in (entry.get("per_task") or {}).items()},
+        methods[name] = {m.name: m.point(entry) for m in metrics()}
+        methods[name]["final_return_mean"] = {
+            t: row.get("final_return_mean") for t, row in (entry.get("per_task") or {}).items()
         }
     return {"grid": dict(scores["grid"]), "methods": methods}
+
+
+def comparable_summary(actual: Mapping[str, Any], claimed: Any) -> dict[str, Any]:
+    """The recomputed summary, without the optional metrics a claimed summary does not carry.
+
+    A metric registered after an entry was packed (``Metric.required`` false) is absent from that entry's
+    summary; it is recomputed from the records for the board, so its absence is not a problem. A claimed
+    value of it is still checked.
+
+    :param actual: :func:`summarise_scores` of the records
+    :param claimed: the submission's ``summary``
+    :return: ``actual`` with the optional metrics missing from ``claimed`` removed
+    """
+    from hyperbench.bench.metrics import metrics
+
+    optional = {m.name for m in metrics() if not m.required}
+    claimed_methods = claimed.get("methods") if isinstance(claimed, Mapping) else None
+    out = {**actual, "methods": {}}
+    for method, values in actual["methods"].items():
+        have = claimed_methods.get(method) if isinstance(claimed_methods, Mapping) else None
+        if isinstance(have, Mapping):
+            values = {k: v for k, v in values.items() if k not in optional or k in have}
+        out["methods"][method] = values
+    return out

@@ -19,10 +19,12 @@ A submission is one JSON document (``schema_version`` 1) plus optional checkpoin
         "compute": {"runs": int, "wall_h": float, "cpu_h": float},   # sums over the records
         "packed_with": {...}                                  # provenance of the process that packed it
       },
-      "summary": {"grid": {...}, "methods": {method: {"median", "iqm", "mean", "optimality_gap", "auc_iqm",
-                  "probability_of_improvement", "final_score_gain", "steps_to_baseline_final": float | null,
+      "summary": {"grid": {...}, "methods": {method: {<metric>: float | null,   # one per registered metric
                   "final_return_mean": {task: float | null}}}} | null,
                                    # the submitter's claimed point estimates; checked, never displayed
+                                   # (metrics of hyperbench.bench.metrics; schema 1's: median, iqm, mean,
+                                   # optimality_gap, auc_iqm, probability_of_improvement, final_score_gain,
+                                   # steps_to_baseline_final; later ones are optional)
       "records": [RunRecord JSON],  # every run of the suite's grid (hyperbench.bench.record schema)
       "records_sha256": str,        # SHA-256 of the canonical JSON of "records"
       "checkpoints": [{"method": str, "task": str, "seed": int,

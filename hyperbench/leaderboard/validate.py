@@ -12,7 +12,8 @@
    consistent (evaluation steps, final evaluation = last curve point = mean/std of its episode returns);
    no run appears twice and no run of the grid is missing;
 5. **summary**: the submitter's claimed numbers equal what ``hyperbench report``'s code recomputes from the
-   records (a tampered number is refused), and the records hash and compute totals match;
+   records (a tampered number is refused), one per registered metric; a metric registered after the entry
+   was packed (not ``required``) may be absent. The records hash and compute totals match;
 6. **checkpoints**: only safetensors weights and JSON run specs, listed with their SHA-256, matching the
    files, no pickle data anywhere (pickle is detected by parsing opcodes, never by loading), each spec
    equal to the suite's spec of that run;
@@ -496,13 +497,15 @@ def validate(candidate: Candidate, board: Leaderboard, *, allow_old_version: boo
     _check_checkpoints(candidate, suite, records, problems)
 
     if suite is not None and records is not None and not problems:
-        from hyperbench.leaderboard.scores import POINT_REPS, compute_scores, summarise_scores
+        from hyperbench.leaderboard.scores import POINT_REPS, comparable_summary, compute_scores, summarise_scores
 
         summary = doc.get("summary")
         if summary is None:
             problems.append("summary: missing (pack the submission with `hyperbench submit`)")
         else:
-            actual_summary = summarise_scores(compute_scores(suite, doc["records"], reps=POINT_REPS, plots=False).scores)
+            actual_summary = comparable_summary(
+                summarise_scores(compute_scores(suite, doc["records"], reps=POINT_REPS, plots=False).scores), summary
+            )
             diffs = []
             _compare(summary, actual_summary, "summary", diffs)
             problems.extend(f"tampered number: {d}" for d in diffs)
