@@ -373,7 +373,10 @@ def _caveats(scores: Mapping[str, Any]) -> list[str]:
         )
     easy = _easy_tasks(scores)
     if easy:
-        out.append("⚠ Easy tasks (a zero-action, do-nothing policy scores high): " + "; ".join(easy) + ".")
+        out.append(
+            f"⚠ Doing nothing is a strong baseline (a zero-action policy scores ≥ {EASY_ZERO_ACTION} normalised, or as "
+            "well as some method) on: " + "; ".join(easy) + "."
+        )
     out.append(
         f"Standard deviations (±) are over seeds with ddof = {stats['std_ddof']}; the bands of the learning-curve plot "
         "are standard errors with ddof = 1."

@@ -195,6 +195,13 @@ def _group_notes(entries: Sequence[Entry]) -> list[str]:
     from hyperbench.bench.report import EASY_ZERO_ACTION
 
     notes = []
+    few_tasks = int((entries[0].scores.get("statistics") or {}).get("few_tasks", 5))
+    n_tasks = len(entries[0].scores.get("tasks") or [])
+    if 0 < n_tasks < few_tasks:
+        notes.append(
+            f"{n_tasks} task(s) (< {few_tasks}): an aggregate over so few tasks mostly reflects the task mix; read each "
+            "entry's per-task table first (the Tasks × runs column says what every aggregate rests on)."
+        )
     runs = [
         (e.scores["methods"][m].get("rests_on") or {}).get("runs_per_task", len(e.scores["methods"][m]["seeds_used"]))
         for e in entries

@@ -92,3 +92,39 @@ def test_write_reference_table_roundtrip(tmp_path: object) -> None:
     write_reference_table(table, path)
     assert load_reference_table(path) == table
     assert json.loads(path.read_text())["regenerate"] == "hyperbench envs reference --measure --write"
+
+
+@pytest.mark.parametrize("name", ["point-robot", "gridnavi", "InvertedPendulum-v5", "Reacher-v5"])
+def test_stored_zero_action_column_is_reproduced_by_the_measuring_code(name: str) -> None:
+    from hyperbench.envs.reference import measure_zero_action
+
+    row = load_reference_table()[name]
+    zero, protocol = measure_zero_action(name)
+    assert row.zero_action == pytest.approx(zero, rel=1e-12, abs=1e-12)
+    assert row.zero_action_protocol.startswith(protocol)
+
+
+def test_every_row_has_a_zero_action_score_or_a_reason() -> None:
+    for row in load_reference_table().values():
+        if row.zero_action is None:
+            assert row.zero_action_protocol.startswith("blank: "), row
+        else:
+            assert row.zero_action_protocol.startswith(("zero action", "no-op action")), row
+            assert "hyperbench envs reference --measure" in row.zero_action_protocol, row
+    # GridNavi's documented no-op (stay) never reaches the goal: −0.1 per step for 15 steps
+    assert load_reference_table()["gridnavi"].zero_action == pytest.approx(-1.5)
+
+
+def test_zero_action_of_each_space() -> None:
+    import numpy as np
+    from gymnasium import spaces
+
+    from hyperbench.envs.reference import NoZeroActionError, remeasure, zero_action
+
+    box = spaces.Box(low=np.array([-1.0, 0.5]), high=np.array([1.0, 2.0]), dtype=np.float32)
+    np.testing.assert_array_equal(zero_action(box, "any"), np.array([0.0, 0.5], dtype=np.float32))  # clipped into bounds
+    assert zero_action(spaces.Discrete(5), "gridnavi") == 0
+    with pytest.raises(NoZeroActionError, match="without a documented no-op"):
+        zero_action(spaces.Discrete(3), "some-discrete-task")
+    with pytest.raises(ValueError, match="did you mean 'zero_action'"):
+        remeasure(load_reference_table(), ["gridnavi"], ["zero-actoin"])

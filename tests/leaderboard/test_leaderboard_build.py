@@ -67,29 +67,39 @@ def test_board_numbers_are_the_report_numbers(tiny_run: TinyRun):
     parser.feed(html)
     report = tiny_run.report["methods"]
     assert parser.order == sorted(report, key=lambda m: -report[m]["aggregates"]["iqm"]["point"])  # best IQM first
+    from hyperbench.bench.metrics import metrics
+    from hyperbench.leaderboard.page import columns
+
+    titles = [c.title for c in columns()]
     for method, entry in report.items():
         cells = parser.rows[(tiny_run.submission_id, method)]
-        agg = entry["aggregates"]
-        # exact values (the page keeps the full float for sorting) …
-        assert float(cells["iqm"][0]) == agg["iqm"]["point"]
-        assert float(cells["og"][0]) == agg["optimality_gap"]["point"]
-        assert float(cells["auc"][0]) == entry["auc_iqm"]["point"]
-        assert float(cells["gain"][0]) == entry["final_score_gain"]["mean"]
-        assert float(cells["steps"][0]) == entry["steps_to_baseline_final"]["mean_where_reached"]
-        if entry["probability_of_improvement"] is not None:
-            assert float(cells["poi"][0]) == entry["probability_of_improvement"]["point"]
-        assert cells["runs"][1] == "2 / 0"
-        assert cells["submitter"][1] == "Ada Lovelace"
-        # … and the same printed numbers as report.md
         (report_row,) = _md_rows(tiny_run.report_md, f"`{method}` | 1 × 2")
         (board_row,) = [r for r in _md_rows(board_md, f"`{method}` | Ada")]
-        assert board_row[3] == report_row[2] == cells["iqm"][1]  # IQM [95% CI]
-        assert board_row[4] == report_row[5]  # optimality gap
-        assert board_row[8] == report_row[6]  # AUC
-        assert board_row[5].split(" vs ")[0] == report_row[7].split(" vs ")[0]  # P(> baseline)
         (papers_row,) = _md_rows(tiny_run.report_md, f"`{method}` | `td3-mlp`")
-        assert board_row[6] == papers_row[2]  # final-score gain
-        assert board_row[7].split(" (")[0] == papers_row[3]  # fraction of steps to the baseline's final score
+        aggregate_titles = [m.header for m in metrics(table="aggregate")]
+        baseline_titles = [m.header for m in metrics(table="baseline")]
+        # every registered board metric: the exact value (the page keeps the full float for sorting) and the same
+        # printed text as report.md
+        for metric in metrics():
+            if not metric.board:
+                continue
+            value, text = cells[metric.name]
+            board_text = board_row[titles.index(next(c.title for c in columns() if c.key == metric.name))]
+            if metric.versus_baseline and metric.ci and method == entry["baseline"]:
+                assert text == board_text == "(baseline)"
+                continue
+            assert float(value) == metric.point(entry)  # type: ignore[arg-type]
+            if metric.table == "aggregate":
+                report_text = report_row[2 + aggregate_titles.index(metric.header)]
+            else:
+                report_text = papers_row[2 + baseline_titles.index(metric.header)]
+            assert board_text.split(" vs ")[0] == report_text.split(" vs ")[0] == text.split(" vs ")[0]
+        assert cells["runs"][1] == "2 / 0"
+        assert cells["rests_on"][1] == "1 × 2"
+        assert cells["submitter"][1] == "Ada Lovelace"
+    # the board's notes: 2 runs per task → under-coverage and the per-task permutation tests
+    assert "2 run(s) per task (< 10)" in board_md and "exact permutation test" in board_md
+    assert "vs td3-mlp: p 0.333" in board_md or "vs td3-mlp: p 1.000" in board_md  # 2 vs 2 seeds: p ∈ {1/3, 1}
     assert f"(submissions/lb-tiny/{tiny_run.submission_id}.json)" in board_md
     assert f'href="submissions/lb-tiny/{tiny_run.submission_id}.json"' in html
 
@@ -197,7 +207,7 @@ def test_seeding_path_with_the_mini_rl_suite(capsys, tmp_path: Path):
         assert cells["verified"][1] == "no checkpoints"
     # SAC methods are compared with sac-mlp, as the suite file says
     sac_row = next(c for (_e, m), c in parser.rows.items() if m == "sac-sa-hyper-lite")
-    assert sac_row["poi"][1].endswith("vs sac-mlp")
+    assert sac_row["probability_of_improvement"][1].endswith("vs sac-mlp")
     # a failed run is accepted and shown (excluded from the scores, as in the report)
     failed_row = next(c for (_e, m), c in parser.rows.items() if m == "sac-as-hyper-lite")
     assert failed_row["runs"][1] == "14 / 1"
