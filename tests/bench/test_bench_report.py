@@ -63,6 +63,9 @@ def test_report_files_and_numbers(synthetic_runs):
         "reference": 100.0,
         "normalised": True,
         "source": "hyperbench.envs.reference",
+        "zero_action": None,  # task-a is not in hyperbench.envs.reference
+        "zero_action_normalised": None,
+        "zero_action_protocol": "not in hyperbench.envs.reference",
     }
     # failures are visible near the top of the report
     assert md.index("Failed runs (1)") < md.index("## Aggregate")
