@@ -25,7 +25,7 @@ in ``suite.json``); nothing is taken from an earlier report. ``scores.json`` car
   (task → runs inside the IQM's middle 50%), ``degenerate_intervals`` (names of metrics whose CI has zero
   width)}. ``permutation_test`` compares the method's final returns on the task with its baseline's
   (:mod:`hyperbench.bench.permutation`): {versus, difference, difference_normalised, p_value (two-sided),
-  exact, relabellings, seed, n_x, n_y, cohens_d}; null for the baseline itself;
+  exact, relabellings, seed, n_x, n_y, cohens_d, min_p_value}; null for the baseline itself;
 - ``statistics`` {std_ddof, few_runs, few_tasks, permutation_test {...settings}}: the conventions above;
 - ``profiles``, ``sample_efficiency``, ``failures``, ``missing``, ``compute``.
 """
@@ -444,16 +444,28 @@ def _per_task_section(scores: Mapping[str, Any]) -> list[str]:
             f"{settings['monte_carlo_resamples']:,} seeded random ones). Effect size: Cohen's d (pooled standard "
             f"deviation, ddof = 1). The {len(tests)} p-values are not corrected for multiple comparisons.",
             "",
+        ]
+        floored = [t["min_p_value"] for _, _, t in tests if (t.get("min_p_value") or 0.0) > 0.05]
+        if floored:
+            lines += [
+                f"⚠ For {len(floored)} of the {len(tests)} comparisons the smallest attainable p-value is above 0.05 (up to "
+                f"{max(floored):.3f}; with 3 vs 3 runs it is 2 / 20 = 0.100): those can never reach p < 0.05, whatever "
+                "the methods do. More seeds, not another test, would resolve them.",
+                "",
+            ]
+        lines += [
             "| method | baseline | task | Δ return | Δ normalised | Cohen's d | p (two-sided) | relabellings |",
             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
         ]
         for m, task, t in tests:
             how = f"all {t['relabellings']:,} (exact)" if t["exact"] else f"{t['relabellings']:,} random (seed {t['seed']})"
+            if t.get("min_p_value") is not None:
+                how += f"; min p {t['min_p_value']:.3f}"
             d = "–" if t["cohens_d"] is None else f"{t['cohens_d']:+.2f}"
             lines.append(
                 f"| `{m}` | `{t['versus']}` | `{task}` | {t['difference']:+.1f} | "
                 f"{'–' if t['difference_normalised'] is None else format(t['difference_normalised'], '+.3f')} | {d} | "
-                f"{t['p_value']:.3f} | {how}; n = {t['n_x']} vs {t['n_y']} |"
+                f"{t['p_value']:.3f} | {how}, n = {t['n_x']} vs {t['n_y']} |"
             )
         lines.append("")
     return lines

@@ -109,10 +109,11 @@ def test_report_sections_for_few_tasks_and_runs(synthetic_runs: Path):
     # the permutation test on each task: 5 vs 5 completely separated → p = 2 / C(10, 5)
     test = hyper["per_task"]["task-a"]["permutation_test"]
     assert test["versus"] == "mlp" and test["exact"] and test["relabellings"] == 252
-    assert test["p_value"] == pytest.approx(2 / 252)
+    assert test["p_value"] == pytest.approx(2 / 252) and test["min_p_value"] == pytest.approx(2 / 252)
+    assert "smallest attainable p-value is above 0.05" not in md
     assert test["difference_normalised"] == pytest.approx(test["difference"] / 100.0)
     assert scores["methods"]["mlp"]["per_task"]["task-a"]["permutation_test"] is None  # the baseline itself
-    assert "| `hyper` | `mlp` | `task-a` |" in md and "| 0.008 | all 252 (exact); n = 5 vs 5 |" in md
+    assert "| `hyper` | `mlp` | `task-a` |" in md and "| 0.008 | all 252 (exact); min p 0.008, n = 5 vs 5 |" in md
     # standard deviations state their ddof
     assert scores["statistics"]["std_ddof"] == 0 and "mean ± std (ddof = 0)" in md
     finals = np.array(

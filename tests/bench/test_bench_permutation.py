@@ -15,6 +15,9 @@ def test_by_hand():
     assert r.exact and r.relabellings == 6 and r.seed is None and (r.n_x, r.n_y) == (2, 2)
     # 3 vs 3 completely separated: only the observed labelling and its mirror are as extreme → 2 / C(6, 3) = 0.1
     assert permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]).p_value == pytest.approx(0.1)
+    # … which is also the smallest p-value 3 vs 3 distinct runs can give
+    assert permutation_test([1.0, 5.0, 3.0], [4.0, 2.0, 6.0]).min_p_value == pytest.approx(0.1)
+    assert r.min_p_value == pytest.approx(1 / 3)
     # identical groups: every relabelling is as extreme as the observed 0 → p = 1
     assert permutation_test([5.0, 5.0, 5.0], [5.0, 5.0]).p_value == 1.0
     # one value per group: 2 relabellings, both equally extreme
@@ -59,7 +62,7 @@ def test_monte_carlo_when_enumeration_is_too_large():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=20), rng.normal(0.6, size=20)  # C(40, 20) ≈ 1.4e11 relabellings
     r = permutation_test(x, y, n_resamples=20_000, seed=3)
-    assert not r.exact and r.relabellings == 20_000 and r.seed == 3
+    assert not r.exact and r.relabellings == 20_000 and r.seed == 3 and r.min_p_value == 1 / 20_001
     assert permutation_test(x, y, n_resamples=20_000, seed=3) == r  # seeded: reproducible
     assert permutation_test(x, y, n_resamples=20_000, seed=4).p_value != r.p_value
     ref = scipy_stats.permutation_test(
