@@ -121,7 +121,7 @@ def test_zero_action_of_each_space() -> None:
 
     from hyperbench.envs.reference import NoZeroActionError, remeasure, zero_action
 
-    box = spaces.Box(low=np.array([-1.0, 0.5]), high=np.array([1.0, 2.0]), dtype=np.float32)
+    box = spaces.Box(low=np.array([-1.0, 0.5], dtype=np.float32), high=np.array([1.0, 2.0], dtype=np.float32))
     np.testing.assert_array_equal(zero_action(box, "any"), np.array([0.0, 0.5], dtype=np.float32))  # clipped into bounds
     assert zero_action(spaces.Discrete(5), "gridnavi") == 0
     with pytest.raises(NoZeroActionError, match="without a documented no-op"):
