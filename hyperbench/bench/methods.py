@@ -116,7 +116,9 @@ def _build_sb3(ctx: BuildContext, *, algo: str, policy: str, critic: str | None,
     if policy not in ("MlpPolicy", "MultiInputPolicy"):
         import hyperbench.sb3  # noqa: F401  (registers the policy aliases)
     cfg = thaw(ctx.config)
-    policy_kwargs: dict[str, Any] = {"net_arch": cfg["net_arch"]}
+    # hyperbench's critics have their own architecture: ``net_arch`` sizes the actor only.
+    mlp_policy = policy in ("MlpPolicy", "MultiInputPolicy")
+    policy_kwargs: dict[str, Any] = {"net_arch": cfg["net_arch"] if mlp_policy else {"pi": cfg["net_arch"], "qf": []}}
     if critic is not None:
         policy_kwargs["critic"] = critic
     for key in policy_keys:
@@ -186,7 +188,8 @@ def _register_builtins() -> None:
         functools.partial(
             _build_sb3, algo="sac", policy="ContextHyperPolicy", critic=None, policy_keys=("preset", "init", "critic_lr")
         ),
-        defaults={**sac_defaults, "preset": None, "init": None, "critic_lr": None},
+        # preset pinned: the policy's own default ("auto") depends on the machine, a suite's runs must not.
+        defaults={**sac_defaults, "preset": "paper", "init": None, "critic_lr": None},
         observation="context",
         description="multi-task SAC, oracle context → hypernetwork actor (hyperbench.sb3 ContextHyperPolicy)",
         requires=("hyperbench.sb3",),

@@ -131,7 +131,7 @@ def test_critic_lr_follows_the_schedule_in_proportion() -> None:
         batch_size=4,
         policy_kwargs={**SMALL, "critic_lr": 5e-5},
     )
-    optimizer = model.critic.optimizer
+    optimizer = model.critic.optimizer.optimizer  # the Adam that CriticLrOptimizer wraps
     seen = []
     original = th.optim.Adam.step
 
