@@ -9,7 +9,8 @@
     hyperbench report RUNS_DIR [--out DIR] [--reps N] [--seed S] [--baseline METHOD]
                                [--failed-as exclude|random] [--no-plots]
 
-``SUITE`` is a YAML file or the name of a shipped suite (``smoke``, ``mini-rl``, ``paper-rl``). Exit codes:
+``SUITE`` is a YAML file or the name of a suite in ``$HYPERBENCH_SUITES``, ``./suites`` or shipped with
+hyperbench (``hyperbench run --help`` lists them). Exit codes:
 0 done (failed runs are recorded and listed, not fatal; ``--strict`` makes them fatal), 1 some runs have no
 record yet (re-run to continue), 2 invalid suite or arguments.
 """
@@ -36,7 +37,10 @@ def register(subparsers: Any) -> None:
         description="Run every missing run of a suite, locally or on Ray, then write the report. "
         "Re-running continues where it stopped.",
     )
-    run.add_argument("suite", nargs="?", help="suite YAML file or shipped suite name (smoke, mini-rl, paper-rl)")
+    from hyperbench.bench.suite import available_suites
+
+    names = ", ".join(sorted(available_suites())) or "none found"
+    run.add_argument("suite", nargs="?", help=f"suite YAML file, or the name of a suite found here ({names})")
     run.add_argument("--out", type=Path, default=None, help="runs directory (default: runs/<suite name>)")
     run.add_argument("--workers", type=int, default=1, help="parallel runs (0 = in this process; default 1)")
     run.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or Ray")

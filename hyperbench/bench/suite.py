@@ -42,6 +42,7 @@ with the closest valid ones.
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,7 @@ __all__ = [
     "find_suite_file",
     "load_suite",
     "parse_suite",
+    "shipped_suites_dir",
 ]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -409,12 +411,13 @@ class Suite:
 # Loading and validation
 
 
-def _repo_suites_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "suites"
+def shipped_suites_dir() -> Path:
+    """The suites shipped with the package (``hyperbench/suites``, package data; in a checkout a link to ``suites/``)."""
+    return Path(str(importlib.resources.files("hyperbench").joinpath("suites")))
 
 
 def _search_dirs() -> list[Path]:
-    dirs = [Path.cwd() / "suites", _repo_suites_dir()]
+    dirs = [Path.cwd() / "suites", shipped_suites_dir()]
     extra = os.environ.get("HYPERBENCH_SUITES")
     if extra:
         dirs = [Path(p) for p in extra.split(os.pathsep) if p] + dirs
@@ -426,7 +429,7 @@ def _search_dirs() -> list[Path]:
 
 
 def available_suites() -> dict[str, Path]:
-    """Suite files found by name: ``$HYPERBENCH_SUITES``, ``./suites``, then the repository's ``suites/``.
+    """Suite files found by name: ``$HYPERBENCH_SUITES``, ``./suites``, then the suites shipped with hyperbench.
 
     :return: name → path
     """
