@@ -18,8 +18,11 @@ record yet (re-run to continue), 2 invalid suite or arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,7 @@ def register(subparsers: Any) -> None:
         "--failed-as", choices=("exclude", "random"), default="exclude", help="failed runs: leave out, or score as random"
     )
     report.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    report.add_argument("--no-progress", action="store_true", help="no progress display")
     report.set_defaults(func=_cmd_report)
 
 
@@ -234,12 +238,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report:
         from hyperbench.bench.report import make_report
 
-        report = make_report(runs_dir, reps=args.reps)
+        with _report_progress(args.reps, enabled=not args.no_progress):
+            report = make_report(runs_dir, reps=args.reps)
         print(f"report: {report.markdown}")
     if not result.complete:
         print("some runs have no record yet; run the same command again to continue", file=sys.stderr)
         return 1
     return 1 if args.strict and (result.failed or _any_failed(runs_dir)) else 0
+
+
+@contextlib.contextmanager
+def _report_progress(reps: int, enabled: bool = True) -> Iterator[None]:
+    """Show the report's bootstrap estimates as they run (2000 replications take a while for many methods)."""
+    from tqdm.auto import tqdm
+
+    from hyperbench.bench.stats import bootstrap_progress
+
+    started = time.monotonic()
+    print(f"report: statistics with {reps} bootstrap replications per estimate …", flush=True)
+    with tqdm(desc="report: bootstrap estimates", unit=" estimates", disable=not enabled, file=sys.stdout) as bar:
+        with bootstrap_progress(lambda: bar.update(1)):
+            yield
+    print(f"report: done in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def _availability(method_id: str) -> str | None:
@@ -262,15 +282,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"hyperbench report: {args.runs_dir} has no records/ directory (is it a runs directory?)", file=sys.stderr)
         return 2
     try:
-        report = make_report(
-            args.runs_dir,
-            args.out,
-            reps=args.reps,
-            seed=args.seed,
-            failed_as=args.failed_as,
-            baseline=args.baseline,
-            plots=not args.no_plots,
-        )
+        with _report_progress(args.reps, enabled=not args.no_progress):
+            report = make_report(
+                args.runs_dir,
+                args.out,
+                reps=args.reps,
+                seed=args.seed,
+                failed_as=args.failed_as,
+                baseline=args.baseline,
+                plots=not args.no_plots,
+            )
     except (RecordError, ValueError) as exc:
         print(f"hyperbench report: {exc}", file=sys.stderr)
         return 2

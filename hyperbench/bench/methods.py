@@ -12,7 +12,7 @@ Names are ``<algorithm>-<critic>``:
 - the meta learners of :mod:`hyperbench.meta` (``maml``, ``context-maml``, ``hyper-maml``, …), registered by
   ``hyperbench.meta.registry.register_all``.
 
-Defaults follow the paper's public code where it states them (REFERENCE.md §1): learning rate 3e-4 for
+Defaults follow the paper's public code where it states them (docs/sources.md §2): learning rate 3e-4 for
 the actor and MLP critics, 5e-5 for hypernetwork critics (``critic_lr``), TD3 batch 100 with 1000 random
 start steps and Gaussian exploration noise 0.1, twin critics, the ``paper`` hypernetwork preset. Suites
 override them per method and per task (``preset: lite`` in ``mini-rl``).

@@ -7,7 +7,7 @@ tasks), or ``(num_runs, num_tasks, num_points)`` for learning curves, holding **
 
 with the per-task (random, reference) returns of ``hyperbench.envs.reference`` (or the suite's own
 ``reference`` for tasks missing there). Every bootstrap goes through rliable; because rliable's bootstrap
-indices come from the global ``np.random`` whatever ``random_state`` says (rliable 1.2.0 with arch), the global
+indices come from the global ``np.random`` whatever ``random_state`` says (docs/sources.md §9), the global
 generator is seeded right before each call, once per method, so a method's interval does not depend on
 which other methods are in the report.
 
@@ -23,8 +23,9 @@ The papers' own measures (Sarafian et al. 2021) are computed on raw returns:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "METRIC_NAMES",
     "ScoreData",
     "aggregate_intervals",
+    "bootstrap_progress",
     "build_scores",
     "default_reference",
     "final_score_gain",
@@ -84,8 +86,28 @@ def normalise(returns: np.ndarray | float, random_return: float, reference_retur
     return (np.asarray(returns, dtype=float) - random_return) / (reference_return - random_return)
 
 
+#: Called before every bootstrap estimate (see :func:`bootstrap_progress`).
+_bootstrap_listeners: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def bootstrap_progress(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback()`` before each bootstrap estimate made inside the ``with`` block (progress display).
+
+    :param callback: called with no arguments
+    """
+    _bootstrap_listeners.append(callback)
+    try:
+        yield
+    finally:
+        _bootstrap_listeners.remove(callback)
+
+
 def _seed_global(seed: int) -> None:
-    # rliable 1.2.0's StratifiedBootstrap draws its indices from the global np.random, ignoring random_state.
+    for callback in _bootstrap_listeners:
+        callback()
+    # rliable 1.2.0's StratifiedBootstrap draws indices from the global np.random (docs/sources.md), so the
+    # global generator is seeded right before each call.
     np.random.seed(seed)
 
 

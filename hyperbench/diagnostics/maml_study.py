@@ -4,7 +4,7 @@
 budget, evaluates the pre- and post-adaptation return on held-out test tasks along the way, runs
 :func:`~hyperbench.diagnostics.variance.meta_gradient_variance` on one checkpoint per variant, and writes
 ``report.md``, ``curves.png``, ``variance.png`` and ``summary.json``. It checks the three MAML claims of
-Sarafian, Keynan & Kraus (ICML 2021, REFERENCE.md §2) at this scale, with the decision rules written into
+Sarafian, Keynan & Kraus (ICML 2021; docs/sources.md §5) at this scale, with the decision rules written into
 the report.
 
 Resumable: every run writes ``runs/<family>/<variant>/seed-<k>.json`` (atomically) when it finishes and the

@@ -4,7 +4,7 @@ The families are built from Meta-World's benchmark objects — ``metaworld.ML1(e
 ``metaworld.ML10(seed=seed)``, ``metaworld.ML45(seed=seed)`` — and each environment gets its task through
 ``env.set_task(task)``. We do not use the ``Meta-World/ML1-train`` Gymnasium id: in Meta-World 3.1 its
 registration lambda closes over the loop variable ``split``, so ``ML1-train`` yields the *test* goals
-(REFERENCE.md §4). ML1's train and test goals come from different seeds (Meta-World's own protocol), and the
+(docs/sources.md §9). ML1's train and test goals come from different seeds (Meta-World's own protocol), and the
 tests check that they differ.
 
 Reward, observation (39-dim, goal hidden) and success are Meta-World's own; episodes truncate at 500 steps.

@@ -5,7 +5,7 @@ PEARL's action bound, rescaled so the action space is the normalised box SB3 rec
 
 * **point-robot**: reward −‖p − g‖ (dense).
 * **sparse-point-robot**: reward 1 if ‖p − g‖ < ``goal_radius`` (0.2) else 0. (PEARL's sparse variant pays
-  1 − ‖p − g‖ inside the radius; we follow the project reference, REFERENCE.md §3.) ``info["dense_reward"]``
+  1 − ‖p − g‖ inside the radius; we follow the table in docs/sources.md §6.) ``info["dense_reward"]``
   carries −‖p − g‖ for both.
 
 Goals: by default on the unit upper half-circle at evenly spaced angles, shuffled with the family seed, the

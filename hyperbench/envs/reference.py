@@ -16,7 +16,7 @@ The table lives in ``reference_scores.json`` beside this module. Each entry reco
   already scores high is an easy task: reports show this column next to random and reference. Measure it
   with ``hyperbench envs reference --measure --columns zero_action --write``.
 
-Normalised score = (return − random) / (reference − random). Task names are the family names of
+Normalised score = (return − random) / (reference − random) (docs/design.md). Task names are the family names of
 :data:`hyperbench.envs.FAMILIES` (``"ml1/<env_name>"`` for ML1) and plain Gymnasium ids for single-task
 environments (``"Hopper-v5"``).
 """

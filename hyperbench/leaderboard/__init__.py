@@ -1,6 +1,6 @@
 """The leaderboard: submissions of suite results, their validation, the board as a web page, verification.
 
-The data flow (DESIGN.md): a runs directory of ``hyperbench run`` → :func:`pack_runs` (records, suite file,
+The data flow (docs/design.md): a runs directory of ``hyperbench run`` → :func:`pack_runs` (records, suite file,
 provenance, safetensors policies) → :func:`validate` (every problem listed, nothing written) →
 :func:`accept` (``leaderboard/submissions/<suite>/<id>.json``, atomically) → :func:`build_board`
 (numbers and plots recomputed from the records with ``hyperbench report``'s code → ``README.md`` and a

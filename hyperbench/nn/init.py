@@ -129,7 +129,7 @@ def init_hyperl(net: HyperNetwork, base_init: str = "kaiming-uniform") -> None:
     Primary weights ~ U(±1/(2√fan_in)), primary biases PyTorch's default; head weights ~ U(±0.05) for
     every dynamic layer but the last and U(±0.008) for the last; head biases 0. A hand-tuned
     approximation of "generated weights resemble Kaiming-uniform on average", not an exact match
-    (REFERENCE.md §1). ``base_init`` is ignored.
+    (docs/sources.md §4). ``base_init`` is ignored.
     """
     _init_hyperl(net, lambda fan_in: 1.0 / (2.0 * math.sqrt(fan_in)))
 

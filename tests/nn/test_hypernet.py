@@ -112,7 +112,7 @@ def test_every_preset_and_scheme_trains_and_round_trips(preset: str, init: str) 
 
 
 def test_paper_preset_matches_published_size() -> None:
-    # Twin SA-Hyper critics of the public code: about 17.1M parameters together (REFERENCE.md §1).
+    # Twin SA-Hyper critics of the public code: about 17.1M parameters together (docs/sources.md §1).
     net = HyperNetwork(17, 6, 1, n_members=2, primary="paper")
     assert net.latent_dim == 1024
     assert n_parameters(net) == pytest.approx(17.1e6, rel=0.01)
