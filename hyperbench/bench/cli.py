@@ -256,9 +256,9 @@ def _report_progress(reps: int, enabled: bool = True) -> Iterator[None]:
 
     started = time.monotonic()
     print(f"report: statistics with {reps} bootstrap replications per estimate …", flush=True)
-    with tqdm(desc="report: bootstrap estimates", unit=" estimates", disable=not enabled, file=sys.stdout) as bar:
-        with bootstrap_progress(lambda: bar.update(1)):
-            yield
+    bar = tqdm(desc="report: bootstrap estimates", unit=" estimates", disable=not enabled, file=sys.stdout)
+    with bar, bootstrap_progress(lambda: bar.update(1)):
+        yield
     print(f"report: done in {time.monotonic() - started:.0f} s", flush=True)
 
 

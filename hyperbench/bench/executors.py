@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -86,20 +87,62 @@ def _set_pdeathsig() -> None:
                 os._exit(1)
 
 
-def _worker_init(plugins: Sequence[str]) -> None:
+_steps_queue: Any = None  # in pool workers: where each run reports its step count (see _StepCounter)
+
+
+def _worker_init(plugins: Sequence[str], steps_queue: Any = None) -> None:
+    global _steps_queue
     _set_pdeathsig()
     import torch
 
     torch.set_num_threads(1)
     import_plugins(plugins)
+    _steps_queue = steps_queue
 
 
 def _run_in_worker(spec_dict: dict[str, Any], runs_dir: str, options: RunOptions) -> dict[str, Any]:
+    from hyperbench.bench import runner
+
     spec = RunSpec.from_dict(spec_dict)
+    if _steps_queue is not None:
+        runner.step_listener = functools.partial(_put_steps, _steps_queue, spec.run_id)
     try:
         return {"record": run_one(spec, runs_dir, options).to_dict()}
     except RunBusyError as exc:
         return {"busy": str(exc)}
+    finally:
+        runner.step_listener = None
+
+
+def _put_steps(queue: Any, run_id: str, step: int) -> None:
+    queue.put((run_id, step))
+
+
+class _StepCounter:
+    """Environment steps of the runs still to do, for the progress bar (reported at each evaluation)."""
+
+    def __init__(self, todo: Sequence[RunSpec]) -> None:
+        self.total = sum(spec.budget for spec in todo)
+        self.steps: dict[str, int] = {}
+
+    def update(self, run_id: str, step: int) -> None:
+        self.steps[run_id] = step
+
+    def drain(self, queue: Any) -> None:
+        while queue is not None and not queue.empty():
+            self.update(*queue.get())
+
+    def text(self) -> str:
+        return f"{_short(sum(self.steps.values()))}/{_short(self.total)}"
+
+
+def _show_in_process(steps: _StepCounter, run_id: str, show: Callable[[], None], step: int) -> None:
+    steps.update(run_id, step)
+    show()
+
+
+def _short(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e4 else str(n)
 
 
 def _ray_task(spec_dict: dict[str, Any], runs_dir: str, options: RunOptions) -> dict[str, Any]:
@@ -237,9 +280,18 @@ def run_suite(
         result = SuiteRunResult(total=len(plan.grid), skipped=len(plan.done))
         bar = _progress_bar(len(plan.grid), len(plan.done), suite.name, progress)
         n_failed = 0
+        steps = _StepCounter(plan.todo)
+        shown: list[str] = []
+
+        def show_steps() -> None:
+            text = f"{n_failed} {steps.text()}"
+            if shown != [text]:  # refresh only when something changed
+                shown[:] = [text]
+                bar.set_postfix(failed=n_failed, steps=steps.text())
 
         def finished(spec: RunSpec, outcome: dict[str, Any] | None, error: str | None) -> None:
             nonlocal n_failed
+            steps.update(spec.run_id, spec.budget if outcome is not None and "record" in outcome else 0)
             if outcome is not None and "record" in outcome:
                 record = RunRecord.from_dict(outcome["record"], source=spec.run_id)
                 path = record_path(runs_dir, spec.method, spec.task, spec.seed)
@@ -257,7 +309,7 @@ def run_suite(
                 reason = error or (outcome or {}).get("busy", "no record")
                 result.not_run.append((spec.run_id, reason))
                 bar.write(f"run {spec.run_id} did not finish: {reason}")
-            bar.set_postfix(failed=n_failed, refresh=False)
+            show_steps()
 
         try:
             if not plan.todo:
@@ -265,13 +317,18 @@ def run_suite(
             elif executor == "ray":
                 _execute_ray(plan.todo, runs_dir, options, workers, address, finished)
             elif workers <= 0:
+                from hyperbench.bench import runner
+
                 for spec in plan.todo:
+                    runner.step_listener = functools.partial(_show_in_process, steps, spec.run_id, show_steps)
                     try:
                         finished(spec, _run_in_worker(spec.to_dict(), str(runs_dir), options), None)
                     except Exception as exc:  # a crash outside the run's own error handling
                         finished(spec, None, f"{type(exc).__name__}: {exc}")
+                    finally:
+                        runner.step_listener = None
             else:
-                _execute_local(plan.todo, runs_dir, options, workers, finished)
+                _execute_local(plan.todo, runs_dir, options, workers, finished, steps, show_steps)
         finally:
             bar.close()
         return result
@@ -283,18 +340,24 @@ def _execute_local(
     options: RunOptions,
     workers: int,
     finished: Callable[[RunSpec, dict[str, Any] | None, str | None], None],
+    steps: _StepCounter | None = None,
+    show_steps: Callable[[], None] | None = None,
 ) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
+    queue = ctx.SimpleQueue() if steps is not None else None
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_worker_init, initargs=(options.plugins,)
+        max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_worker_init, initargs=(options.plugins, queue)
     ) as pool:
         pending: dict[Future[dict[str, Any]], RunSpec] = {
             pool.submit(_run_in_worker, spec.to_dict(), str(runs_dir), options): spec for spec in todo
         }
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            if steps is not None and show_steps is not None:
+                steps.drain(queue)
+                show_steps()
             for future in done:
                 spec = pending.pop(future)
                 try:

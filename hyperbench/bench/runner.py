@@ -349,7 +349,13 @@ def _make_callback(
     return PeriodicEvalCallback()
 
 
+#: Called with the run's step count at every evaluation (the executors set it to show steps in progress bars).
+step_listener: Callable[[int], None] | None = None
+
+
 def _evaluate_and_log(learner: Any, evaluate: Callable[[Any], EvalOutcome], step: int, progress: _Progress) -> EvalOutcome:
+    if step_listener is not None:
+        step_listener(step)
     outcome = evaluate(learner)
     if not outcome.returns or not all(math.isfinite(r) for r in outcome.returns):
         raise NonFiniteError(f"non-finite evaluation return at step {step}: {outcome.returns[:5]}")
