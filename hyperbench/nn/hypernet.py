@@ -23,6 +23,7 @@ import torch as th
 from torch import nn
 
 from hyperbench.nn.layers import EnsembleLinear, EnsembleResBlock
+from hyperbench.nn.normalize import RunningNormalizer
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,23 @@ class PrimaryNetwork(nn.Module):
     :param n_members: independent members ``E``
     :param meta_dim: meta input size
     :param config: stage widths and blocks
+    :param meta_norm: standardise the meta input with running statistics first
+        (:class:`~hyperbench.nn.normalize.RunningNormalizer`, shared by the members)
+    :param meta_norm_momentum: the normaliser's ``momentum`` (``None``: exact running statistics)
     """
 
-    def __init__(self, n_members: int, meta_dim: int, config: PrimaryConfig) -> None:
+    def __init__(
+        self,
+        n_members: int,
+        meta_dim: int,
+        config: PrimaryConfig,
+        meta_norm: bool = False,
+        meta_norm_momentum: float | None = None,
+    ) -> None:
         super().__init__()
+        # Inside the primary (not in HyperNetwork.latent) so that every caller of the primary — including
+        # functional calls on it, as Hyper-MAML's inner loop makes — sees the same normalised input.
+        self.meta_norm = RunningNormalizer(meta_dim, momentum=meta_norm_momentum) if meta_norm else None
         layers: list[nn.Module] = []
         in_width = meta_dim
         for width in config.widths:
@@ -87,6 +101,8 @@ class PrimaryNetwork(nn.Module):
         self.latent_dim = in_width
 
     def forward(self, meta: th.Tensor) -> th.Tensor:
+        if self.meta_norm is not None:
+            meta = self.meta_norm(meta)
         return th.relu(self.layers(meta))
 
 
@@ -126,6 +142,13 @@ class HyperNetwork(nn.Module):
     :param init: initialisation scheme name, see :data:`hyperbench.nn.init.INIT_SCHEMES`
     :param base_init: target initialisation of the generated network for the HyperInit schemes
     :param activation: activation of the dynamic hidden layers
+    :param meta_norm: standardise the meta input with running statistics before the primary network
+        (:class:`~hyperbench.nn.normalize.RunningNormalizer`). ``None`` (default): on for the schemes
+        whose derivation assumes a standardised input (``hfi``, ``weight-hyperinit``, see
+        :data:`hyperbench.nn.init.UNIT_LATENT_SCHEMES`), off for the others, which keeps them as published.
+        Pass ``True`` to every scheme of a comparison that should differ in initialisation only.
+    :param meta_norm_momentum: ``None``: exact running statistics (stationary inputs: states, task ids);
+        a float: moving average for inputs that drift during training (a learned latent, a GRU state)
     """
 
     def __init__(
@@ -141,8 +164,12 @@ class HyperNetwork(nn.Module):
         init: str = "hyperl",
         base_init: str = "kaiming-uniform",
         activation: type[nn.Module] = nn.ReLU,
+        meta_norm: bool | None = None,
+        meta_norm_momentum: float | None = None,
     ) -> None:
         super().__init__()
+        from hyperbench.nn.init import UNIT_LATENT_SCHEMES, apply_init  # local import: init.py imports this module
+
         for name, value in (("meta_dim", meta_dim), ("base_dim", base_dim), ("out_dim", out_dim), ("n_members", n_members)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -155,7 +182,10 @@ class HyperNetwork(nn.Module):
         self.layer_sizes: tuple[int, ...] = (self.base_dim, *(int(h) for h in dynamic_hidden), self.out_dim)
         self.activation = activation()
 
-        self.primary = PrimaryNetwork(self.n_members, self.meta_dim, self.primary_config)
+        self.meta_norm = init in UNIT_LATENT_SCHEMES if meta_norm is None else bool(meta_norm)
+        self.primary = PrimaryNetwork(
+            self.n_members, self.meta_dim, self.primary_config, meta_norm=self.meta_norm, meta_norm_momentum=meta_norm_momentum
+        )
         self.head_slices: list[HeadSlices] = []
         offset = 0
         for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
@@ -172,8 +202,6 @@ class HyperNetwork(nn.Module):
 
         self.init_scheme = init
         self.base_init = base_init
-        from hyperbench.nn.init import apply_init  # local import: init.py imports this module
-
         apply_init(self, init, base_init=base_init)
 
     @property
@@ -198,6 +226,17 @@ class HyperNetwork(nn.Module):
         if x.dim() == 3 and x.shape[0] == self.n_members and x.shape[-1] == dim:
             return x
         raise ValueError(f"{what} has shape {tuple(x.shape)}, expected (batch, {dim}) or ({self.n_members}, batch, {dim})")
+
+    # ------------------------------------------------------------------ meta-input statistics
+    def update_meta_stats(self, meta: th.Tensor) -> None:
+        """Merge a batch of meta inputs ``(B, meta_dim)`` (or ``(E, B, meta_dim)``) into the running statistics
+        of the meta-input normaliser. A no-op for a network without one (``meta_norm=False``).
+
+        In training mode the normaliser does this itself in every forward (unless its ``auto_update`` is
+        off); call this to calibrate before the first forward or once per rollout.
+        """
+        if self.primary.meta_norm is not None:
+            self.primary.meta_norm.update(self._as_members(meta, self.meta_dim, "meta input"))
 
     # ------------------------------------------------------------------ generation
     def latent(self, meta: th.Tensor) -> th.Tensor:
@@ -289,7 +328,8 @@ class HyperNetwork(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"meta_dim={self.meta_dim}, dynamic={list(self.layer_sizes)}, primary={self.primary_config.widths}"
-            f"x{self.primary_config.blocks_per_width}, n_members={self.n_members}, init={self.init_scheme!r}"
+            f"x{self.primary_config.blocks_per_width}, n_members={self.n_members}, init={self.init_scheme!r}, "
+            f"meta_norm={self.meta_norm}"
         )
 
 
