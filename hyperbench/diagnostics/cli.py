@@ -9,7 +9,9 @@ Sub-commands:
   (:mod:`hyperbench.diagnostics.maml_study`);
 - ``grad-cs MODEL [MODEL ...]``: gradient accuracy of TD3/SAC/TQC critics
   (:func:`hyperbench.diagnostics.grad_cs.grad_cs`), a table on stdout, ``grad_cs.json`` and ``grad_cs.png``
-  in ``--out``.
+  in ``--out``;
+- ``init``: a hypernetwork's initialisation measured on a sample of meta inputs
+  (:func:`hyperbench.diagnostics.probe_init`), a table on stdout, ``init.json`` and ``init.png`` in ``--out``.
 
 Other diagnostics add their sub-command to :data:`DIAGNOSE_COMMANDS`.
 """
@@ -255,11 +257,114 @@ def _run_grad_cs(args: argparse.Namespace) -> int:
             f"{s['mean_fit_r2']:>7.2f} {s['env_steps']:>8d} {r.settings['wall_s']:>7.1f}"
         )
     print(f"\nwrote {args.out / 'grad_cs.json'} and {args.out / 'grad_cs.png'}")
+
+
+def _add_init(sub: Any) -> None:
+    p = sub.add_parser(
+        "init",
+        help="does a hypernetwork's generated network start at its target initialisation on your meta inputs?",
+        description="Build the hypernetwork for each (preset, init), show it a sample of meta inputs, and print per "
+        "generated layer the weight variance as a ratio to the scheme's target, the share of that variance that "
+        "depends on the meta input, and the generated network's output variance against same-shape MLPs. "
+        "Writes init.json and init.png.",
+    )
+    p.add_argument(
+        "--meta",
+        default="gaussian",
+        help="meta-input source: 'gaussian' (with --meta-dim/--meta-mean/--meta-std), 'env:ID' (states of a random "
+        "policy in a Gymnasium env, e.g. env:HalfCheetah-v5) or a .npy file of shape (n, meta_dim)",
+    )
+    p.add_argument("--meta-dim", type=_positive, default=17, help="size of the Gaussian meta input (default 17)")
+    p.add_argument("--meta-mean", type=float, default=0.0, help="mean of every Gaussian feature (default 0)")
+    p.add_argument("--meta-std", type=float, default=1.0, help="std of every Gaussian feature (default 1)")
+    p.add_argument("--n", type=_positive, default=512, help="meta inputs to sample (gaussian, env; default 512)")
+    p.add_argument("--preset", nargs="+", default=["lite", "paper"], help="primary presets or widths like 64,128")
+    p.add_argument("--init", nargs="+", default=["all"], help="schemes (default: all of them)")
+    p.add_argument("--base-init", default="kaiming-uniform", help="target of the HyperInit schemes")
+    p.add_argument("--meta-norm", choices=["auto", "on", "off"], default="auto", help="meta-input normaliser")
+    p.add_argument("--base-dim", type=_positive, default=6, help="base input size of the generated network")
+    p.add_argument("--out-dim", type=_positive, default=1, help="output size of the generated network")
+    p.add_argument("--dynamic-hidden", type=_positive, nargs="+", default=[256], help="hidden widths of the generated net")
+    p.add_argument("--members", type=_positive, default=4, help="independent draws of each network, pooled")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network and of the sampled meta inputs")
+    p.add_argument("--out", type=Path, default=Path("init-probe"), help="directory for init.json and init.png")
+    p.set_defaults(func=_run_init)
+
+
+def _preset(value: str) -> str | tuple[int, ...]:
+    if "," in value or value.isdigit():
+        widths = tuple(int(w) for w in value.split(",") if w)
+        if not widths or min(widths) < 1:
+            raise ValueError(f"custom primary widths must be positive integers like 64,128, got {value!r}")
+        return widths
+    return value
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    import difflib
+
+    import numpy as np
+    import torch as th
+
+    from hyperbench.diagnostics.init_probe import env_meta_inputs, load_meta_inputs, plot_probes, probe_init, save_probes
+    from hyperbench.nn import BASE_INITS, INIT_SCHEMES, PRIMARY_PRESETS
+
+    th.set_num_threads(1)
+    inits = sorted(INIT_SCHEMES) if args.init == ["all"] else args.init
+    try:
+        for name in inits:
+            if name not in INIT_SCHEMES:
+                close = difflib.get_close_matches(name, INIT_SCHEMES, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"unknown init scheme {name!r}; valid: {sorted(INIT_SCHEMES)} or 'all'.{hint}")
+        if args.base_init not in BASE_INITS:
+            raise ValueError(f"unknown base init {args.base_init!r}; valid: {sorted(BASE_INITS)}")
+        presets = [_preset(p) for p in args.preset]
+        for p in presets:
+            if isinstance(p, str) and p not in PRIMARY_PRESETS:
+                raise ValueError(f"unknown primary preset {p!r}; valid: {sorted(PRIMARY_PRESETS)} or widths like 64,128")
+        if args.meta == "gaussian":
+            rng = np.random.default_rng(args.seed)
+            meta = args.meta_mean + args.meta_std * rng.standard_normal((args.n, args.meta_dim))
+            source = f"gaussian: {args.n} × {args.meta_dim}, mean {args.meta_mean}, std {args.meta_std}"
+        elif args.meta.startswith("env:"):
+            meta = env_meta_inputs(args.meta.removeprefix("env:"), n=args.n, seed=args.seed)
+            source = f"{args.meta}: {meta.shape[0]} states of a uniform-random policy (seed {args.seed})"
+        elif args.meta.endswith(".npy"):
+            meta = load_meta_inputs(args.meta)
+            source = f"file {args.meta}: {meta.shape[0]} × {meta.shape[1]}"
+        else:
+            raise ValueError(f"--meta must be 'gaussian', 'env:ID' or a .npy file, got {args.meta!r}")
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}")
+        return 2
+    meta_norm = {"auto": None, "on": True, "off": False}[args.meta_norm]
+    print(f"meta inputs: {source}\n")
+    probes = []
+    for preset in presets:
+        for init in inits:
+            probe = probe_init(
+                meta,
+                init,
+                preset,
+                base_dim=args.base_dim,
+                out_dim=args.out_dim,
+                dynamic_hidden=args.dynamic_hidden,
+                base_init=args.base_init,
+                meta_norm=meta_norm,
+                n_members=args.members,
+                seed=args.seed,
+            )
+            print(probe.table() + "\n", flush=True)
+            probes.append(probe)
+    save_probes(probes, args.out / "init.json", source=source)
+    plot_probes(probes, args.out / "init.png", title=f"meta inputs: {source}")
+    print(f"wrote {args.out / 'init.json'} and {args.out / 'init.png'}")
     return 0
 
 
 #: ``(subparsers) -> None`` functions, one per ``hyperbench diagnose`` sub-command.
-DIAGNOSE_COMMANDS: list[Callable[[Any], None]] = [_add_maml_variance, _add_maml_study, _add_grad_cs]
+DIAGNOSE_COMMANDS: list[Callable[[Any], None]] = [_add_maml_variance, _add_maml_study, _add_grad_cs, _add_init]
 
 
 def register(subparsers: Any) -> None:

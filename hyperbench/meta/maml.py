@@ -277,10 +277,20 @@ class MAML(MetaLearner):
     def _make_policy(self) -> GaussianPolicy:
         cfg, sp = self.config, self.spaces
         if cfg.variant == "hyper-maml":
-            return HyperGaussianPolicy(
+            policy = HyperGaussianPolicy(
                 sp["obs_dim"], sp["act_dim"], sp["context_dim"], hidden=cfg.hidden, primary=cfg.hyper_primary,
                 init=cfg.hyper_init, base_init=cfg.hyper_base_init, init_std=cfg.init_std,
             )  # fmt: skip
+            meta_norm = policy.hypernet.primary.meta_norm
+            if meta_norm is not None:
+                # Schemes that standardise the context (hfi, weight-hyperinit): the oracle contexts of the
+                # training tasks are the whole input distribution, so calibrate once and keep the policy a
+                # fixed function through the inner steps and the TRPO line search (which run inside
+                # torch.func transforms, where a buffer may not change anyway).
+                meta_norm.auto_update = False
+                if len(self.family.train_tasks) >= 2:
+                    meta_norm.update(self._contexts(self.family.train_tasks))  # type: ignore[arg-type]
+            return policy
         context_dim = sp["context_dim"] if cfg.variant == "context-maml" else 0
         return MLPGaussianPolicy(sp["obs_dim"], sp["act_dim"], context_dim, hidden=cfg.hidden, init_std=cfg.init_std)
 

@@ -278,9 +278,9 @@ def init_weight_hyperinit(net: HyperNetwork, base_init: str = "kaiming-uniform")
     scale = 1.0 / math.sqrt(d)
     for member in range(net.n_members):
         for (fan_in, fan_out), sl in zip(_layer_shapes(net), net.head_slices):
-            for k in range(d):
-                net.heads.weight[member, k, sl.weight] = base.sample_weight(fan_in, fan_out).t().reshape(-1) * scale
-                net.heads.weight[member, k, sl.bias] = base.sample_bias(fan_in, fan_out) * scale
+            draws = [(base.sample_weight(fan_in, fan_out), base.sample_bias(fan_in, fan_out)) for _ in range(d)]
+            net.heads.weight[member, :, sl.weight] = th.stack([w.t().reshape(-1) for w, _ in draws]) * scale
+            net.heads.weight[member, :, sl.bias] = th.stack([b for _, b in draws]) * scale
 
 
 InitFn = Callable[[HyperNetwork, str], None]

@@ -16,6 +16,10 @@ Policy keyword arguments (all saved with the model, so ``load`` rebuilds the sam
 :init: initialisation scheme (:data:`~hyperbench.nn.init.INIT_SCHEMES`); default ``"hyperl"`` for TD3 and
     ``"hyperl-sac"`` for SAC / TQC, as in the published code
 :base_init: target initialisation of the generated network for the HyperInit schemes
+:meta_norm: standardise each hypernetwork's meta input with running statistics (``None``: on for the
+    schemes that assume a standardised input, ``hfi`` and ``weight-hyperinit``; see ``hyperbench.nn.init``).
+    The statistics update in training mode and are buffers named ``running_*``, which SB3 copies to the
+    target networks after every update and saves with the model
 :dynamic_hidden: hidden widths of the dynamic network (paper: ``(256,)``)
 :use_gain: generate the multiplicative gain of every dynamic layer
 :critic_lr: critic learning rate (the paper uses 5e-5 for hypernetwork critics, 3e-4 for the actor);
@@ -183,6 +187,7 @@ class HyperCriticMixin:
         base_init: str = "kaiming-uniform",
         dynamic_hidden: Sequence[int] = (256,),
         use_gain: bool = True,
+        meta_norm: bool | None = None,
         critic_lr: float | None = None,
         detach_primary_for_actor: bool = True,
         optimizer_kwargs: dict[str, Any] | None = None,
@@ -199,6 +204,7 @@ class HyperCriticMixin:
             "base_init": base_init,
             "dynamic_hidden": tuple(dynamic_hidden),
             "use_gain": use_gain,
+            "meta_norm": meta_norm,
         }
         self.critic_lr = critic_lr
         self.detach_primary_for_actor = detach_primary_for_actor
@@ -290,6 +296,7 @@ class HyperCriticMixin:
             base_init=self.hyper_options["base_init"],
             dynamic_hidden=self.hyper_options["dynamic_hidden"],
             use_gain=self.hyper_options["use_gain"],
+            meta_norm=self.hyper_options["meta_norm"],
             critic_lr=self.critic_lr,
             detach_primary_for_actor=self.detach_primary_for_actor,
         )
@@ -388,6 +395,7 @@ class ContextHyperMixin(HyperCriticMixin):
             "init": self.actor_init,
             "base_init": self.hyper_options["base_init"],
             "use_gain": self.hyper_options["use_gain"],
+            "meta_norm": self.hyper_options["meta_norm"],
         }
         return self.actor_class(**actor_kwargs).to(self.device)
 

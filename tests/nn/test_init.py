@@ -1,4 +1,8 @@
-"""The generated network's statistics at initialisation, per scheme (Beck et al. 2022; Chang et al. 2020)."""
+"""The generated network's statistics at initialisation, per scheme (Beck et al. 2022; Chang, Flokas & Lipson 2020).
+
+The HFI / Weight-HyperInit / Bias-HyperInit checks through the real primary and real meta inputs are in
+``test_init_real_inputs.py``; this file covers the base-initialisation targets, the naive and published
+schemes, and the error messages."""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ import math
 import pytest
 import torch as th
 
-from hyperbench.nn import BASE_INITS, INIT_SCHEMES, HyperNetwork, get_base_init
-from hyperbench.nn.init import hfi_gain
+from hyperbench.nn import BASE_INITS, HyperNetwork, get_base_init
 
 META, BASE, OUT, HIDDEN = 11, 6, 1, (128, 64)
 
@@ -46,32 +49,6 @@ def test_bias_hyperinit_draws_are_independent_per_member() -> None:
     assert not th.allclose(w[0], w[1])
 
 
-def unit_latent(net: HyperNetwork, n: int = 512) -> th.Tensor:
-    """Latent with unit second moment, the input distribution HFI and Weight-HyperInit assume."""
-    return th.randn(net.n_members, n, net.latent_dim)
-
-
-@pytest.mark.parametrize("base_init", sorted(BASE_INITS))
-def test_weight_hyperinit_variance_matches_target(base_init: str) -> None:
-    net = make("weight-hyperinit", base_init)
-    params = net.generate_from_latent(unit_latent(net))
-    target = get_base_init(base_init)
-    for (fan_in, fan_out), p in zip(layer_shapes(net), params):
-        assert p.weight.var().item() == pytest.approx(target.weight_variance(fan_in, fan_out), rel=0.25)
-        # the generated weights do depend on the input, unlike Bias-HyperInit
-        assert p.weight[0].std(dim=0).mean() > 0.5 * math.sqrt(target.weight_variance(fan_in, fan_out))
-
-
-def test_hfi_variance_matches_target() -> None:
-    net = make("hfi")
-    params = net.generate_from_latent(unit_latent(net))
-    for i, ((fan_in, _), p) in enumerate(zip(layer_shapes(net), params)):
-        gain2 = hfi_gain(net, i) ** 2
-        assert p.weight.var().item() == pytest.approx(gain2 / (2 * fan_in), rel=0.25)
-        assert p.bias.var().item() == pytest.approx(gain2 / 2, rel=0.25)
-        assert p.gain is not None and th.count_nonzero(p.gain) == 0
-
-
 def test_naive_kaiming_is_badly_scaled() -> None:
     """Claim 1 of Beck et al.: naive init does not give the generated network a standard scale.
 
@@ -87,6 +64,20 @@ def test_naive_kaiming_is_badly_scaled() -> None:
     assert ratios[0] < 0.7  # the input layer is under-scaled ...
     assert ratios[1] > 4.0  # ... the wide hidden layer over-scaled by about an order of magnitude ...
     assert max(ratios) / min(ratios) > 10.0  # ... where a standard init has ratio 1 in every layer.
+
+
+@pytest.mark.parametrize(("preset", "low", "high"), [("lite", 0.01, 0.03), ("paper", 0.012, 0.025)])
+def test_hyperl_generated_weights_are_about_2_percent_of_kaiming(preset: str, low: float, high: float) -> None:
+    """The published scheme is said to resemble Kaiming on average; measured (seeds 0–2, meta ~ N(0, 1),
+    dynamic 6 → 256 → 1), its generated-weight variance is 1.4–2.1% (lite) and 1.7–1.9% (paper) of
+    Kaiming-uniform's in both layers."""
+    th.manual_seed(0)
+    net = HyperNetwork(17, 6, 1, dynamic_hidden=(256,), primary=preset, init="hyperl")
+    with th.no_grad():
+        params = net.generate(th.randn(512, 17))
+    for (fan_in, fan_out), p in zip(layer_shapes(net), params):
+        ratio = p.weight.var().item() / get_base_init("kaiming-uniform").weight_variance(fan_in, fan_out)
+        assert low < ratio < high, (fan_in, ratio)
 
 
 def test_hyperl_matches_published_scales() -> None:
@@ -109,10 +100,3 @@ def test_unknown_names_list_the_valid_ones() -> None:
         make("bias-hyperinit", base_init="kaiming")
     with pytest.raises(ValueError, match="lite"):
         make("hyperl", primary="lit")
-
-
-@pytest.mark.parametrize("init", sorted(INIT_SCHEMES))
-def test_every_scheme_is_finite(init: str) -> None:
-    net = make(init)
-    out = net(th.randn(8, META), th.randn(8, BASE))
-    assert th.isfinite(out).all()
