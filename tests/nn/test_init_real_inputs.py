@@ -150,7 +150,9 @@ def test_bias_hyperinit_is_one_standard_draw_for_every_input(preset: str, meta_n
 @pytest.mark.parametrize("base_init", sorted(BASE_INITS))
 def test_weight_hyperinit_meets_every_base_init(base_init: str) -> None:
     th.manual_seed(0)
-    net = HyperNetwork(17, 6, 1, dynamic_hidden=(128, 64), primary="lite", n_members=2, init="weight-hyperinit", base_init=base_init)
+    net = HyperNetwork(
+        17, 6, 1, dynamic_hidden=(128, 64), primary="lite", n_members=2, init="weight-hyperinit", base_init=base_init
+    )
     meta = 5.0 + 3.0 * th.randn(N, 17)
     with th.no_grad():
         params = net.train().generate(meta)
