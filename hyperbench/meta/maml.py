@@ -287,9 +287,10 @@ class MAML(MetaLearner):
                 # training tasks are the whole input distribution, so calibrate once and keep the policy a
                 # fixed function through the inner steps and the TRPO line search (which run inside
                 # torch.func transforms, where a buffer may not change anyway).
+                # A learner restored without its family gets the statistics from the checkpoint instead.
                 meta_norm.auto_update = False
-                if len(self.family.train_tasks) >= 2:
-                    meta_norm.update(self._contexts(self.family.train_tasks))  # type: ignore[arg-type]
+                if self._family is not None and len(self._family.train_tasks) >= 2:
+                    meta_norm.update(self._contexts(self._family.train_tasks))  # type: ignore[arg-type]
             return policy
         context_dim = sp["context_dim"] if cfg.variant == "context-maml" else 0
         return MLPGaussianPolicy(sp["obs_dim"], sp["act_dim"], context_dim, hidden=cfg.hidden, init_std=cfg.init_std)

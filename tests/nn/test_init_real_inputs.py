@@ -6,9 +6,10 @@ statistics), then the generated weights and the generated network's output. Targ
 HFI ``gain²/(2·fan_in)`` (Chang, Flokas & Lipson 2020); the HyperInit schemes the base initialisation,
 PyTorch's ``nn.Linear`` default ``1/(3·fan_in)`` (Beck et al. 2022).
 
-Measured with these seeds (lite, paper and 48/96 primaries, every input below): Var W / target 0.93–1.04
-for HFI and Weight-HyperInit, E[e²] 0.95–1.02, input-dependent share 0.65–0.70; output variance / MLP at
-the target 0.7–1.7 (it exceeds 1 by E[s²]/E[s]² ≈ 1.1–1.3, where s = ‖e(z)‖²/d varies with the input).
+Measured with ``probe_init`` (seed 0, 4 draws; lite, paper and 48/96 primaries; every input below): Var W /
+target 0.91–1.07 for HFI and Weight-HyperInit, E[e²] 0.92–1.04, input-dependent share 0.64–0.70; output
+variance / MLP at the target 0.6–1.7 (above 1 by E[s²]/E[s]² ≈ 1.1–1.3, where s = ‖e(z)‖²/d varies with
+the input); Bias-HyperInit 0.97–1.05 and 0.5–1.5 (one draw per member).
 """
 
 from __future__ import annotations
