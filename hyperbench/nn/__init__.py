@@ -10,6 +10,7 @@ from hyperbench.nn.hypernet import (
 )
 from hyperbench.nn.init import BASE_INITS, INIT_SCHEMES, apply_init, get_base_init
 from hyperbench.nn.layers import EnsembleLinear, EnsembleResBlock
+from hyperbench.nn.normalize import RunningNormalizer
 
 __all__ = [
     "BASE_INITS",
@@ -20,6 +21,7 @@ __all__ = [
     "EnsembleResBlock",
     "HyperNetwork",
     "PrimaryConfig",
+    "RunningNormalizer",
     "apply_init",
     "get_base_init",
     "n_parameters",
