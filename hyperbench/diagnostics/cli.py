@@ -257,6 +257,7 @@ def _run_grad_cs(args: argparse.Namespace) -> int:
             f"{s['mean_fit_r2']:>7.2f} {s['env_steps']:>8d} {r.settings['wall_s']:>7.1f}"
         )
     print(f"\nwrote {args.out / 'grad_cs.json'} and {args.out / 'grad_cs.png'}")
+    return 0
 
 
 def _add_init(sub: Any) -> None:
