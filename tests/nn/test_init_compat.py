@@ -87,7 +87,7 @@ BUILDERS: dict[str, Callable[[], nn.Module]] = {
         for init in ("kaiming", "hyperl", "hyperl-sac", "bias-hyperinit")
     },
     "td3-sahyper-lite": lambda: _sb3("TD3", "SAHyperPolicy", "Pendulum-v1", preset="lite"),
-    "sac-sahyper-paper": lambda: _sb3("SAC", "SAHyperPolicy", "Pendulum-v1"),
+    "sac-sahyper-paper": lambda: _sb3("SAC", "SAHyperPolicy", "Pendulum-v1", preset="paper"),
     "sac-contexthyper": lambda: _sb3(
         "SAC", "ContextHyperPolicy", "hyperbench/PointRobot-v0", preset=(32, 64), actor_preset=(32,), dynamic_hidden=(32,)
     ),
