@@ -187,7 +187,8 @@ def init_hyperl(net: HyperNetwork, base_init: str = "kaiming-uniform") -> None:
     """The published SA-Hyper code's scheme (Sarafian et al. 2021, TD3 variant).
 
     Primary weights ~ U(±1/(2√fan_in)), primary biases PyTorch's default; head weights ~ U(±0.05) for
-    every dynamic layer but the last and U(±0.008) for the last; head biases 0. ``base_init`` is ignored. See docs/sources.md §4.
+    every dynamic layer but the last and U(±0.008) for the last; head biases 0. ``base_init`` is ignored
+    (sources: docs/sources.md §4).
 
     The paper describes the result as resembling Kaiming initialisation on average; measured, it is far
     smaller: for meta inputs ~ N(0, 1) and the dynamic network 6 → 256 → 1, the generated weights' variance
