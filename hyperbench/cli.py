@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hyperbench.diagnostics.cli",
     "hyperbench.leaderboard.cli",
     "hyperbench.envs.cli",
+    "hyperbench.claims.cli",
 )
 
 

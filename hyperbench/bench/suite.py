@@ -21,6 +21,11 @@ A suite names methods × tasks × seeds, the training budget and the evaluation 
         config: {preset: lite}    # overrides of the method's defaults (plain values only)
         tasks: [Hopper-v5]        # optional: run this method only on these tasks
         baseline: td3-mlp         # optional: compare with this method instead of the suite's baseline
+    claims:                       # optional: decision rules pre-registered before the runs (hyperbench claims)
+      - id: sa-hyper-final-return # a claim of hyperbench.claims.registry
+        method: td3-sa-hyper-lite # the method the claim is about, and what it is compared with
+        baseline: td3-mlp
+        rule: the decision rule in words (metric, comparison, threshold, seeds)
     tasks:                        # Gymnasium ids, optionally with per-task settings
       - InvertedDoublePendulum-v5
       - name: Hopper-v5
@@ -60,6 +65,7 @@ from hyperbench.diagnostics.settings import parse_diagnostics
 
 __all__ = [
     "EvalProtocol",
+    "ClaimEntry",
     "MethodEntry",
     "RunSpec",
     "Suite",
@@ -85,11 +91,13 @@ _TOP_KEYS = (
     "methods",
     "tasks",
     "diagnostics",  # measurements taken during training (hyperbench.diagnostics.settings)
+    "claims",  # decision rules pre-registered before the runs (hyperbench.claims)
 )
 _REQUIRED_TOP = ("name", "version", "baseline", "seeds", "budget", "eval", "methods", "tasks")
 _EVAL_KEYS = ("frequency", "episodes", "max_tasks")
 _METHOD_KEYS = ("name", "method", "config", "tasks", "baseline")
 _TASK_KEYS = ("name", "budget", "eval", "config", "env_kwargs", "reference")
+_CLAIM_KEYS = ("id", "method", "baseline", "rule")
 
 
 class SuiteError(ValueError):
@@ -150,6 +158,24 @@ class TaskEntry:
     """extra ``gym.make`` keyword arguments"""
     reference: tuple[float, float] | None = None
     """(random, reference) returns used for normalisation when the reference table lacks this task"""
+
+
+@dataclass(frozen=True)
+class ClaimEntry:
+    """A claim the suite tests, with its decision rule fixed before the runs (see :mod:`hyperbench.claims`)."""
+
+    id: str
+    """a claim of :data:`hyperbench.claims.registry.CLAIMS`"""
+    method: str
+    """label of the method the claim is about"""
+    baseline: str
+    """label of the method it is compared with"""
+    rule: str
+    """the decision rule in words: metric, comparison, threshold, seeds"""
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain form."""
+        return {"id": self.id, "method": self.method, "baseline": self.baseline, "rule": self.rule}
 
 
 @dataclass(frozen=True)
@@ -249,6 +275,8 @@ class Suite:
     eval: EvalProtocol
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    claims: tuple[ClaimEntry, ...] = ()
+    """pre-registered decision rules (part of the hash when present, so a rule cannot change silently)"""
     source: str | None = None
     """the file it was read from (not part of the hash)"""
     diagnostics: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -300,8 +328,11 @@ class Suite:
         return self.task_names if entry.tasks is None else tuple(t for t in self.task_names if t in entry.tasks)
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical plain form of the validated suite (what :attr:`hash` covers, plus the description)."""
-        return {
+        """Canonical plain form of the validated suite (what :attr:`hash` covers, plus the description).
+
+        ``claims`` appears only when the suite has some, so suites without claims keep their hash.
+        """
+        data: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "description": self.description,
@@ -334,6 +365,9 @@ class Suite:
             # only when present, so suites without diagnostics keep their hash
             **({"diagnostics": thaw(self.diagnostics)} if self.diagnostics else {}),
         }
+        if self.claims:
+            data["claims"] = [c.to_dict() for c in self.claims]
+        return data
 
     @property
     def hash(self) -> str:
@@ -729,6 +763,7 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
 
     budgets = [t.budget if t.budget is not None else budget for t in tasks] or [budget]
     diagnostics = parse_diagnostics(data.get("diagnostics"), method_names, problems, max_budget=max(budgets))
+    claims = _parse_claims(data.get("claims"), method_names, problems)
 
     if problems:
         raise SuiteError(source, problems)
@@ -743,6 +778,38 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         budget=budget,
         eval=eval_protocol,
         config=_freeze(suite_config),
+        claims=claims,
         source=source,
         diagnostics=_freeze(diagnostics),
     )
+
+
+def _parse_claims(raw: Any, method_names: Sequence[str], problems: list[str]) -> tuple[ClaimEntry, ...]:
+    """Validate the optional ``claims`` list (each claim id must be registered, its methods in the suite)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        problems.append("claims must be a non-empty list of {id, method, baseline, rule} mappings (or left out)")
+        return ()
+    from hyperbench.claims.registry import CLAIMS
+
+    out: list[ClaimEntry] = []
+    for i, item in enumerate(raw):
+        where = f"claims[{i}]"
+        entry = _mapping(item, where, problems)
+        _unknown_keys(entry, _CLAIM_KEYS, where, problems)
+        missing = [k for k in _CLAIM_KEYS if not isinstance(entry.get(k), str) or not entry[k].strip()]
+        if missing:
+            problems.append(f"{where}: {', '.join(repr(k) for k in missing)} must be non-empty strings")
+            continue
+        if entry["id"] not in CLAIMS:
+            problems.append(f"{where}: unknown claim {entry['id']!r}{_closest(entry['id'], sorted(CLAIMS))}")
+        for key in ("method", "baseline"):
+            if entry[key] not in method_names:
+                problems.append(f"{where}.{key}: {entry[key]!r} is not one of the suite's methods{_closest(entry[key], method_names)}")
+        claim = ClaimEntry(id=entry["id"], method=entry["method"], baseline=entry["baseline"], rule=" ".join(entry["rule"].split()))
+        if any((c.id, c.method, c.baseline) == (claim.id, claim.method, claim.baseline) for c in out):
+            problems.append(f"{where}: claim {claim.id!r} for {claim.method} vs {claim.baseline} is listed twice")
+            continue
+        out.append(claim)
+    return tuple(out)
