@@ -64,8 +64,8 @@ from hyperbench.bench.tasks import UnknownTaskError, resolve_task
 from hyperbench.diagnostics.settings import parse_diagnostics
 
 __all__ = [
-    "EvalProtocol",
     "ClaimEntry",
+    "EvalProtocol",
     "MethodEntry",
     "RunSpec",
     "Suite",
@@ -806,8 +806,12 @@ def _parse_claims(raw: Any, method_names: Sequence[str], problems: list[str]) ->
             problems.append(f"{where}: unknown claim {entry['id']!r}{_closest(entry['id'], sorted(CLAIMS))}")
         for key in ("method", "baseline"):
             if entry[key] not in method_names:
-                problems.append(f"{where}.{key}: {entry[key]!r} is not one of the suite's methods{_closest(entry[key], method_names)}")
-        claim = ClaimEntry(id=entry["id"], method=entry["method"], baseline=entry["baseline"], rule=" ".join(entry["rule"].split()))
+                problems.append(
+                    f"{where}.{key}: {entry[key]!r} is not one of the suite's methods{_closest(entry[key], method_names)}"
+                )
+        claim = ClaimEntry(
+            id=entry["id"], method=entry["method"], baseline=entry["baseline"], rule=" ".join(entry["rule"].split())
+        )
         if any((c.id, c.method, c.baseline) == (claim.id, claim.method, claim.baseline) for c in out):
             problems.append(f"{where}: claim {claim.id!r} for {claim.method} vs {claim.baseline} is listed twice")
             continue

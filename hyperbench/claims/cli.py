@@ -2,13 +2,14 @@
 
 Evaluates :data:`hyperbench.claims.registry.CLAIMS` from the results directories under ``--root``, prints
 the table, and writes ``claims.md`` and ``claims.json`` to ``--out``. ``--readme FILE`` also replaces
-the table between the ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` markers of FILE.
+the table between the ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` markers of FILE, and
+``--board DIR`` writes ``DIR/claims.json``, which ``hyperbench leaderboard build`` shows as a section.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--root", type=Path, default=Path("."), help="repository root the results paths are relative to")
     p.add_argument("--out", type=Path, default=Path("results/claims"), help="directory for claims.md and claims.json")
     p.add_argument("--readme", type=Path, help="also replace the claims table in this README (between its markers)")
+    p.add_argument(
+        "--board", type=Path, help="also write claims.json into this leaderboard directory (shown by `leaderboard build`)"
+    )
     p.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--rules", action="store_true", help="print each claim's decision rule and exit")
@@ -62,14 +66,17 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{c.id} ({c.paper}, {c.where}): {c.statement}\n  test: {c.test}\n  rule: {c.rule.text}\n")
         return 0
     if args.reps < 1:
-        print("error: --reps must be ≥ 1")
+        print("error: --reps must be ≥ 1", file=sys.stderr)
         return 2
     if args.readme is not None and not args.readme.is_file():
-        print(f"error: --readme {args.readme}: no such file")
+        print(f"error: --readme {args.readme}: no such file", file=sys.stderr)
         return 2
     readme_text = args.readme.read_text(encoding="utf-8") if args.readme is not None else None
     if readme_text is not None and (README_BEGIN not in readme_text or README_END not in readme_text):
-        print(f"error: {args.readme} has no claims block: add the lines\n{README_BEGIN}\n{README_END}")
+        print(f"error: {args.readme} has no claims block: add the lines\n{README_BEGIN}\n{README_END}", file=sys.stderr)
+        return 2
+    if args.board is not None and not args.board.is_dir():
+        print(f"error: --board {args.board}: no such directory (the leaderboard root, e.g. leaderboard)", file=sys.stderr)
         return 2
     markdown, data = claims_table(str(args.root), reps=args.reps, seed=args.seed)
     print(markdown)
@@ -77,8 +84,10 @@ def _run(args: argparse.Namespace) -> int:
     atomic_write_text(args.out / "claims.md", markdown)
     atomic_write_json(args.out / "claims.json", data)
     print(f"wrote {args.out / 'claims.md'} and {args.out / 'claims.json'}")
+    if args.board is not None:
+        atomic_write_json(args.board / "claims.json", data)
+        print(f"wrote {args.board / 'claims.json'} (run `hyperbench leaderboard build` to show it)")
     if args.readme is not None and readme_text is not None:
         atomic_write_text(args.readme, replace_readme_table(readme_text, markdown))
         print(f"updated the claims table in {args.readme}")
-    json.dumps(data)  # fail loudly here rather than in a consumer if something is not JSON-able
     return 0

@@ -113,7 +113,9 @@ def _references(info: Any, reference: Reference | None) -> dict[str, tuple[float
     return refs
 
 
-def _read_suite_runs(directory: Path, methods: Sequence[str], tasks: Sequence[str] | None, reference: Reference | None) -> _SuiteRuns:
+def _read_suite_runs(
+    directory: Path, methods: Sequence[str], tasks: Sequence[str] | None, reference: Reference | None
+) -> _SuiteRuns:
     from hyperbench.bench.record import load_records
     from hyperbench.bench.report import SuiteInfo
     from hyperbench.bench.stats import build_matrices
@@ -288,7 +290,9 @@ def _ci(t: tuple[float, float, float], digits: int = 2, signed: bool = False) ->
 # Rules
 
 
-def _decide_better(delta: tuple[float, float, float], p: tuple[float, float, float], params: Mapping[str, float], sign: int) -> str:
+def _decide_better(
+    delta: tuple[float, float, float], p: tuple[float, float, float], params: Mapping[str, float], sign: int
+) -> str:
     d0, p0 = params.get("delta", 0.0), params.get("poi", 0.5)
     if sign > 0:
         if delta[1] > d0 and p[1] > p0:
@@ -355,7 +359,9 @@ def _eval_order(claim: Claim, ev: Evidence, runs: _SuiteRuns, reps: int, seed: i
     return figure, verdict, {"poi": {k: list(v) for k, v in ps.items()}}
 
 
-def _eval_no_adaptation(claim: Claim, ev: Evidence, directory: Path, reps: int, seed: int) -> tuple[str, str, str, dict[str, Any]]:
+def _eval_no_adaptation(
+    claim: Claim, ev: Evidence, directory: Path, reps: int, seed: int
+) -> tuple[str, str, str, dict[str, Any]]:
     path = directory / "summary.json"
     if not path.is_file():
         raise _NotReady(f"no {path}")

@@ -104,12 +104,16 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 paper=SARAFIAN,
                 where="Fig. 6a–b, §5.3",
                 statement="SA-Hyper critics beat MLP-Standard critics on final return (TD3 and SAC)",
-                paper_figure="+10% to +70% final return over MLP-Standard (Hopper, Walker2d, Ant, HalfCheetah; 1M steps, 5 seeds)",
+                paper_figure="+10% to +70% final return over MLP-Standard (Hopper, Walker2d, Ant, HalfCheetah; 1M steps, 5 seeds)",  # noqa: E501
                 test="suites/confirm-sa-hyper-{sac,td3}.yaml (confirmatory); mini-rl, mini-rl-lr (exploratory)",
                 rule=_BETTER,
                 evidence=(
-                    Evidence("results/confirm-sa-hyper-td3", ("td3-sa-hyper-lite-lr3e-4", "td3-mlp"), "confirm-sa-hyper-td3", True),
-                    Evidence("results/confirm-sa-hyper-sac", ("sac-sa-hyper-lite-lr3e-4", "sac-mlp"), "confirm-sa-hyper-sac", True),
+                    Evidence(
+                        "results/confirm-sa-hyper-td3", ("td3-sa-hyper-lite-lr3e-4", "td3-mlp"), "confirm-sa-hyper-td3", True
+                    ),
+                    Evidence(
+                        "results/confirm-sa-hyper-sac", ("sac-sa-hyper-lite-lr3e-4", "sac-mlp"), "confirm-sa-hyper-sac", True
+                    ),
                     Evidence("results/mini-rl", ("td3-sa-hyper-lite", "td3-mlp"), "mini-rl TD3"),
                     Evidence("results/mini-rl", ("sac-sa-hyper-lite", "sac-mlp"), "mini-rl SAC"),
                     Evidence("results/mini-rl-lr", ("td3-sa-hyper-lite-lr3e-4", "td3-mlp"), "mini-rl-lr TD3"),
@@ -125,8 +129,12 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 test="suites/confirm-sa-hyper-{sac,td3}.yaml (confirmatory); mini-rl, mini-rl-lr (exploratory)",
                 rule=_STEPS,
                 evidence=(
-                    Evidence("results/confirm-sa-hyper-td3", ("td3-sa-hyper-lite-lr3e-4", "td3-mlp"), "confirm-sa-hyper-td3", True),
-                    Evidence("results/confirm-sa-hyper-sac", ("sac-sa-hyper-lite-lr3e-4", "sac-mlp"), "confirm-sa-hyper-sac", True),
+                    Evidence(
+                        "results/confirm-sa-hyper-td3", ("td3-sa-hyper-lite-lr3e-4", "td3-mlp"), "confirm-sa-hyper-td3", True
+                    ),
+                    Evidence(
+                        "results/confirm-sa-hyper-sac", ("sac-sa-hyper-lite-lr3e-4", "sac-mlp"), "confirm-sa-hyper-sac", True
+                    ),
                     Evidence("results/mini-rl-lr", ("td3-sa-hyper-lite-lr3e-4", "td3-mlp"), "mini-rl-lr TD3"),
                     Evidence("results/mini-rl-lr", ("sac-sa-hyper-lite-lr3e-4", "sac-mlp"), "mini-rl-lr SAC"),
                 ),

@@ -205,6 +205,13 @@ def build_board(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: b
     settings = {"reps": reps, "seed": seed}
     markdown = render_markdown(groups, empty, settings)
     html = render_html(groups, empty, settings)
+    claims_file = board.root / "claims.json"  # written by `hyperbench claims --board DIR`
+    if claims_file.is_file():
+        from hyperbench.claims.table import board_section_html, board_section_markdown
+
+        claims = json.loads(claims_file.read_text(encoding="utf-8"))
+        markdown = markdown.rstrip("\n") + "\n\n" + board_section_markdown(claims)
+        html = html.replace("</body></html>", board_section_html(claims) + "</body></html>")
     board.root.mkdir(parents=True, exist_ok=True)
     with board.lock():
         atomic_write_text(board.root / "README.md", markdown)

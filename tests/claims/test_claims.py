@@ -12,7 +12,7 @@ from hyperbench.bench.files import atomic_write_json
 from hyperbench.bench.record import record_path
 from hyperbench.bench.suite import SuiteError, parse_suite
 from hyperbench.claims.cli import README_BEGIN, README_END, replace_readme_table
-from hyperbench.claims.evaluate import VERDICTS, Finding, evaluate_claim, evaluate_claims, steps_fraction
+from hyperbench.claims.evaluate import VERDICTS, evaluate_claim, evaluate_claims, steps_fraction
 from hyperbench.claims.registry import CLAIMS, RULE_KINDS, Claim, Evidence, UnknownClaimError, get_claim
 from hyperbench.claims.table import claims_json, claims_markdown, findings_from_json
 from tests.bench.hb_bench_helpers import make_record
@@ -116,7 +116,7 @@ def test_better_rule_on_a_preregistered_suite(tmp_path: Path, shift: float, verd
     # the point estimate is the mean of per-task normalised differences
     assert delta[1] <= delta[0] <= delta[2]
     assert np.sign(delta[0]) == np.sign(shift) or shift == 0.0
-    assert "2 tasks (task-a, task-b) × 10 seeds, 400 steps" == f.scale
+    assert f.scale == "2 tasks (task-a, task-b) × 10 seeds, 400 steps"
 
 
 def test_a_suite_without_the_preregistered_rule_is_only_exploratory(tmp_path: Path) -> None:
@@ -168,7 +168,9 @@ def test_table_and_json_round_trip(tmp_path: Path) -> None:
     data = json.loads(json.dumps(claims_json(findings, claims)))
     assert findings_from_json(data) == findings
     md = claims_markdown(findings, claims)
-    assert sum(line.startswith("| ") for line in md.splitlines()) == 3 and "| **supported** |" in md and "| not yet run |" in md
+    assert (
+        sum(line.startswith("| ") for line in md.splitlines()) == 3 and "| **supported** |" in md and "| not yet run |" in md
+    )
     assert all(f.verdict in VERDICTS for f in findings)
 
 
@@ -184,15 +186,24 @@ def test_suite_claims_field_is_validated() -> None:
         "tasks": ["Pendulum-v1"],
     }
     plain = parse_suite(base)
-    ok = parse_suite({**base, "claims": [{"id": "sa-hyper-final-return", "method": "td3-sa-hyper", "baseline": "td3-mlp", "rule": "x"}]})
+    ok = parse_suite(
+        {**base, "claims": [{"id": "sa-hyper-final-return", "method": "td3-sa-hyper", "baseline": "td3-mlp", "rule": "x"}]}
+    )
     assert ok.claims[0].method == "td3-sa-hyper" and "claims" in ok.to_dict() and "claims" not in plain.to_dict()
     assert ok.hash != plain.hash  # a pre-registered rule is part of the suite's identity
     with pytest.raises(SuiteError) as err:
-        parse_suite({**base, "claims": [{"id": "sa-hyper-final-retrun", "method": "td3-sa-hyperr", "baseline": "td3-mlp", "rul": "x"}]})
+        parse_suite(
+            {**base, "claims": [{"id": "sa-hyper-final-retrun", "method": "td3-sa-hyperr", "baseline": "td3-mlp", "rul": "x"}]}
+        )
     text = str(err.value)
     assert "unknown key 'rul'" in text and "'rule' must be non-empty" in text
     with pytest.raises(SuiteError) as err:
-        parse_suite({**base, "claims": [{"id": "sa-hyper-final-retrun", "method": "td3-sa-hyperr", "baseline": "td3-mlp", "rule": "x"}]})
+        parse_suite(
+            {
+                **base,
+                "claims": [{"id": "sa-hyper-final-retrun", "method": "td3-sa-hyperr", "baseline": "td3-mlp", "rule": "x"}],
+            }
+        )
     text = str(err.value)
     assert "did you mean 'sa-hyper-final-return'" in text and "did you mean 'td3-sa-hyper'" in text
 
@@ -218,3 +229,23 @@ def test_committed_claims_json_is_reproducible() -> None:
     """Recomputing every claim from the committed results gives the committed claims.json (bootstrap seed 0)."""
     data = json.loads((REPO / "results" / "claims" / "claims.json").read_text(encoding="utf-8"))
     assert claims_json(evaluate_claims(REPO)) == json.loads(json.dumps(data))
+
+
+def test_leaderboard_build_shows_the_claims_section(tmp_path: Path) -> None:
+    from hyperbench.leaderboard.board import Leaderboard
+    from hyperbench.leaderboard.build import build_board
+
+    _write_runs(tmp_path, "conf", _finals(10.0), claims=PREREG)
+    claims = {
+        "sa-hyper-final-return": _claim("better", (Evidence("results/conf", ("hyper", "mlp"), "conf <b>", confirmatory=True),))
+    }
+    data = claims_json(evaluate_claims(tmp_path, claims, reps=200, reference=_reference), claims)
+    board = Leaderboard(tmp_path / "board")
+    plain = build_board(board, plots=False)
+    assert "Paper claims" not in plain.markdown.read_text()
+    atomic_write_json(board.root / "claims.json", data)
+    result = build_board(board, plots=False)
+    md, html = result.markdown.read_text(), result.html.read_text()
+    assert "## Paper claims" in md and "| **supported** |" in md
+    assert '<section id="paper-claims">' in html and "conf &lt;b&gt; (confirmatory)" in html and "<td>supported</td>" in html
+    assert html.rstrip().endswith("</body></html>")
