@@ -240,8 +240,9 @@ def steps_fraction(
         c = curves[rng.integers(0, len(curves), len(curves))].mean(axis=0)
         b = finals[rng.integers(0, len(finals), len(finals))].mean()
         boot[i] = first(c, float(b))
-    low, high = np.percentile(boot, [2.5, 97.5], method="lower"), np.percentile(boot, [2.5, 97.5], method="higher")
-    return point, float(low[0]), float(high[1])
+    # 'lower' / 'higher' pick actual bootstrap values, so "never" (inf) stays a valid bound
+    low, high = np.percentile(boot, 2.5, method="lower"), np.percentile(boot, 97.5, method="higher")
+    return point, float(low), float(high)
 
 
 def bootstrap_mean(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:

@@ -249,3 +249,18 @@ def test_leaderboard_build_shows_the_claims_section(tmp_path: Path) -> None:
     assert "## Paper claims" in md and "| **supported** |" in md
     assert '<section id="paper-claims">' in html and "conf &lt;b&gt; (confirmatory)" in html and "<td>supported</td>" in html
     assert html.rstrip().endswith("</body></html>")
+
+
+def test_cli_rejects_bad_input_before_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperbench.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    out = tmp_path / "out"
+    assert main(["claims", "--root", str(tmp_path), "--out", str(out), "--readme", str(readme)]) == 2
+    assert "has no claims block" in capsys.readouterr().err
+    assert main(["claims", "--root", str(tmp_path), "--out", str(out), "--board", str(tmp_path / "nope")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert not out.exists() and readme.read_text() == "no markers here\n"
+    assert main(["claims", "--rules"]) == 0
+    assert "sa-hyper-final-return" in capsys.readouterr().out
