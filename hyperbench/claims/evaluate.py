@@ -122,7 +122,7 @@ def _read_suite_runs(
 
     suite_file = directory / "suite.json"
     if not suite_file.is_file():
-        raise _NotReady(f"no {suite_file}")
+        raise _NotReady(f"no runs yet ({suite_file} does not exist)")
     raw = json.loads(suite_file.read_text(encoding="utf-8"))
     info = SuiteInfo.from_json(raw)
     unknown = [m for m in methods if m not in info.methods]
