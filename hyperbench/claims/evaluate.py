@@ -431,8 +431,8 @@ def _evaluate_one(claim: Claim, ev: Evidence, root: Path, reps: int, seed: int, 
             figure, rule_verdict, scale, values = _eval_variance(claim, ev, directory, reps, seed)
         else:
             raise ValueError(f"claim {claim.id!r}: unknown evidence source {ev.source!r}")
-    except _NotReady as exc:
-        return Finding(claim.id, ev.label, kind, "—", str(exc), "not yet run")
+    except _NotReady as exc:  # paths in the message relative to the root, so the table does not depend on it
+        return Finding(claim.id, ev.label, kind, "—", str(exc).replace(str(directory), ev.results), "not yet run")
     verdict = rule_verdict if kind == "confirmatory" else "exploratory"
     return Finding(claim.id, ev.label, kind, figure, scale, verdict, rule_verdict, values)
 
