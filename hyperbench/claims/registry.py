@@ -165,7 +165,7 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 where="Fig. 3, §3",
                 statement="SA-Hyper's ∇ₐQ is more accurate (cosine similarity with the true gradient), above all early",
                 paper_figure="higher mean CS than MLP and AS-Hyper, > 0 throughout, largest gap in the first 100k steps",
-                test="hyperbench diagnose grad-cs during the confirmatory runs' early training (not merged yet)",
+                test="hyperbench diagnose grad-cs, or a suite's diagnostics: grad_cs block; no suite has run it yet",
                 rule=Rule(
                     "none",
                     "Planned: mean cosine similarity of SA-Hyper minus MLP over the checkpoints in the first 20% of "

@@ -264,3 +264,17 @@ def test_cli_rejects_bad_input_before_writing(tmp_path: Path, capsys: pytest.Cap
     assert not out.exists() and readme.read_text() == "no markers here\n"
     assert main(["claims", "--rules"]) == 0
     assert "sa-hyper-final-return" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_readme_claims_commands_run(tmp_path: Path) -> None:
+    """The README's `hyperbench claims` block runs (output redirected to a temporary directory)."""
+    from hyperbench.cli import main
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("<!-- section: claims -->", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.splitlines() if line.strip()]
+    assert commands and all(c[:2] == ["hyperbench", "claims"] for c in commands)
+    for c in commands:
+        assert main([*c[1:], "--root", str(REPO), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "claims.json").is_file()
