@@ -17,13 +17,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hyperbench.bench.kinds import MethodKind, register_kind
     from hyperbench.bench.executors import SuiteConflictError, SuiteRunResult, plan_suite, run_suite
     from hyperbench.bench.metrics import Metric, get_metric, metrics, register_metric, unregister_metric
     from hyperbench.bench.record import SCHEMA_VERSION, RecordError, RunRecord, load_record, load_records, record_path
     from hyperbench.bench.registry import (
         BuildContext,
-        MetaLearner,
         MethodSpec,
+        Requirements,
         UnknownMethodError,
         get_method,
         list_methods,
@@ -39,10 +40,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "BuildContext",
     "EvalProtocol",
-    "MetaLearner",
+    "MethodKind",
     "MethodSpec",
     "Metric",
     "RecordError",
+    "Requirements",
     "RunOptions",
     "RunRecord",
     "RunSpec",
@@ -64,6 +66,7 @@ __all__ = [
     "parse_suite",
     "plan_suite",
     "record_path",
+    "register_kind",
     "register_method",
     "register_metric",
     "resolve_task",
@@ -90,7 +93,9 @@ _LAZY: dict[str, str] = {
     "load_records": "hyperbench.bench.record",
     "record_path": "hyperbench.bench.record",
     "BuildContext": "hyperbench.bench.registry",
-    "MetaLearner": "hyperbench.bench.registry",
+    "Requirements": "hyperbench.bench.registry",
+    "MethodKind": "hyperbench.bench.kinds",
+    "register_kind": "hyperbench.bench.kinds",
     "MethodSpec": "hyperbench.bench.registry",
     "UnknownMethodError": "hyperbench.bench.registry",
     "get_method": "hyperbench.bench.registry",

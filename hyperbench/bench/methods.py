@@ -172,6 +172,7 @@ def _register_builtins() -> None:
                 kind="sb3",
                 defaults=defaults,
                 description=description,
+                action_kinds=("box",),
                 requires=requires,
                 check=check,
             )
@@ -181,6 +182,7 @@ def _register_builtins() -> None:
         functools.partial(_build_sb3, algo="sac", policy="MultiInputPolicy", critic=None, policy_keys=()),
         defaults=sac_defaults,
         observation="context",
+        action_kinds=("box",),
         description="multi-task SAC, MLPs on [observation, oracle context] (SB3 MultiInputPolicy)",
     )
     register_method(
@@ -191,6 +193,7 @@ def _register_builtins() -> None:
         # preset pinned: the policy's own default ("auto") depends on the machine, a suite's runs must not.
         defaults={**sac_defaults, "preset": "paper", "init": None, "critic_lr": None},
         observation="context",
+        action_kinds=("box",),
         description="multi-task SAC, oracle context → hypernetwork actor (hyperbench.sb3 ContextHyperPolicy)",
         requires=("hyperbench.sb3",),
         check=functools.partial(_alias_check, "sac", "ContextHyperPolicy"),

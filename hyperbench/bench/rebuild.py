@@ -16,7 +16,7 @@ from hyperbench.bench.registry import BuildContext, MethodSpec, get_method
 from hyperbench.bench.suite import RunSpec
 from hyperbench.bench.tasks import TaskHandle, resolve_task
 
-__all__ = ["ACTOR_WEIGHTS", "POLICY_WEIGHTS", "RebuiltPolicy", "rebuild_sb3"]
+__all__ = ["ACTOR_WEIGHTS", "POLICY_WEIGHTS", "RebuiltPolicy", "load_sb3_weights", "rebuild_sb3"]
 
 POLICY_WEIGHTS, ACTOR_WEIGHTS = "policy.safetensors", "actor.safetensors"
 
@@ -54,7 +54,6 @@ def rebuild_sb3(spec: RunSpec, weights: str | Path) -> RebuiltPolicy:
     :raises ValueError: if the method is not an SB3 method
     """
     import torch
-    from safetensors.torch import load_model
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -73,7 +72,18 @@ def rebuild_sb3(spec: RunSpec, weights: str | Path) -> RebuiltPolicy:
     ctx = BuildContext(config=config, seed=spec.seed, task=task)
     ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
     learner = method.build(ctx)
+    load_sb3_weights(learner, weights)
+    return RebuiltPolicy(learner=learner, method=method, task=task, context=context)
+
+
+def load_sb3_weights(learner: Any, weights: str | Path) -> None:
+    """Load stored weights into an SB3 learner's policy, strictly (into ``policy.actor`` for ``actor.safetensors``).
+
+    :param learner: an SB3 algorithm built by the method registry
+    :param weights: ``policy.safetensors`` or ``actor.safetensors``
+    """
+    from safetensors.torch import load_model
+
     weights = Path(weights)
     module = learner.policy.actor if weights.name == ACTOR_WEIGHTS else learner.policy
     load_model(module, str(weights), strict=True)
-    return RebuiltPolicy(learner=learner, method=method, task=task, context=context)

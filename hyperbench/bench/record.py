@@ -7,10 +7,10 @@ anything. The leaderboard consumes this format; any change of meaning bumps :dat
 Location inside a runs directory: ``records/<method>/<task-slug>/seed-<seed>.json`` where ``task-slug`` is
 the task name with ``/`` replaced by ``__`` (see :func:`record_path`).
 
-Schema (``schema_version`` 1), every key always present::
+Schema (``schema_version`` 2), every key always present::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "kind": "hyperbench.RunRecord",
       "suite": {"name": str, "version": int, "hash": str},   # hash of the validated suite (16 hex)
       "method": str,            # the suite's label for the method (e.g. "td3-sa-hyper-paper")
@@ -29,7 +29,14 @@ Schema (``schema_version`` 1), every key always present::
       "final": null | {         # the evaluation at the end of the budget (null when the run failed)
         "step": int, "return_mean": float, "return_std": float, "returns": [float],
         "success_rate": float | null,
-        "per_task_return": {str: float} | null  # mean return per held-out task (task families)
+        "per_task_return": {str: float} | null,  # mean return per held-out task (task families)
+        "episodes": null | {    # every episode of the final evaluation (schema 2)
+          "returns": [[float]],          # (held-out tasks × episodes of one meta-episode), in order
+          "successes": [[float]] | null, # same shape, 1.0 / 0.0
+          "phases": [str],               # phase label of each column ("episode"; MAML: "pre-adaptation", …)
+          "headline": {"phases": [str], "per": "episode" | "meta-episode", "description": str},
+          "scores": {str: float} | null  # the headline and the method's secondary scores (means)
+        }
       },
       "config": {               # what the run was given
         "hyperparameters": {...},   # the method's resolved settings (registry defaults ← suite overrides)
@@ -44,6 +51,11 @@ Schema (``schema_version`` 1), every key always present::
                      "hostname": str, "cpu_count": int | null},
       "artifacts": {str: str}   # optional files next to the records, paths relative to the runs dir
     }
+
+``final.returns`` are the headline samples: the method's declared score (every evaluation episode for SB3
+methods; e.g. the post-adaptation episodes for MAML, one meta-episode return per task for a recurrent
+learner), so ``return_mean`` is the score whatever the method. Version-1 records (no ``episodes``) are still
+read, and written back as version 1.
 
 Scores are raw (undiscounted) returns; normalisation happens in :mod:`hyperbench.bench.stats`. Curves hold
 finite numbers only: an evaluation that returns NaN/inf ends the run as ``failed`` before it is recorded.
@@ -81,7 +93,9 @@ __all__ = [
 ]
 
 #: Version of the record format; bump it on any change of meaning.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this hyperbench reads (1: before the per-episode matrix).
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 RECORDS_DIR = "records"
 
@@ -137,6 +151,8 @@ class EvalSummary:
     """fraction of successful episodes, or ``None``"""
     per_task_return: Mapping[str, float] | None = None
     """mean return per held-out task, for task families"""
+    episodes: Mapping[str, Any] | None = None
+    """every episode of the evaluation and the headline declaration (schema 2; see the module docstring)"""
 
 
 @dataclass(frozen=True)
@@ -250,6 +266,8 @@ class RunRecord:
                     "returns": list(self.final.returns),
                     "success_rate": self.final.success_rate,
                     "per_task_return": None if self.final.per_task_return is None else dict(self.final.per_task_return),
+                    **({"episodes": None if self.final.episodes is None else dict(self.final.episodes)}
+                       if self.schema_version >= 2 else {}),
                 },
                 "config": dict(self.config),
                 "config_hash": self.config_hash,
@@ -412,11 +430,45 @@ def _tname(types: type | tuple[type, ...]) -> str:
     return types.__name__
 
 
+def _parse_episodes(f: _Reader, source: str) -> dict[str, Any] | None:
+    """The ``final.episodes`` block of a schema-2 record (``None`` allowed)."""
+    e = f.sub("episodes", optional=True)
+    if e is None:
+        return None
+    matrix = e.get("returns", list)
+    rows: list[list[float]] = []
+    for i, row in enumerate(matrix):
+        if not isinstance(row, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
+            raise RecordError(f"{source}: 'final.episodes.returns[{i}]' must be a list of numbers")
+        if not all(math.isfinite(v) for v in row):
+            raise RecordError(f"{source}: 'final.episodes.returns[{i}]' has non-finite values")
+        rows.append([float(v) for v in row])
+    phases = e.get("phases", list)
+    if not all(isinstance(p, str) for p in phases) or any(len(row) != len(phases) for row in rows):
+        raise RecordError(f"{source}: 'final.episodes.phases' must label every column of 'final.episodes.returns'")
+    successes = e.get("successes", list, optional=True)
+    if successes is not None and (
+        len(successes) != len(rows) or any(not isinstance(s, list) or len(s) != len(phases) for s in successes)
+    ):
+        raise RecordError(f"{source}: 'final.episodes.successes' must have the shape of 'final.episodes.returns'")
+    headline = e.get("headline", Mapping)
+    scores = e.get("scores", Mapping, optional=True)
+    return {
+        "returns": rows,
+        "successes": None if successes is None else [[float(v) for v in s] for s in successes],
+        "phases": [str(p) for p in phases],
+        "headline": dict(headline),
+        "scores": None if scores is None else {str(k): float(v) for k, v in scores.items()},
+    }
+
+
 def _parse_record(data: Any, source: str) -> RunRecord:
     r = _Reader(data, source)
     version = r.get("schema_version", int)
-    if version != SCHEMA_VERSION:
-        raise RecordError(f"{source}: schema_version {version} is not supported (this hyperbench reads {SCHEMA_VERSION})")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise RecordError(
+            f"{source}: schema_version {version} is not supported (this hyperbench reads {list(READABLE_SCHEMA_VERSIONS)})"
+        )
     if r.get("kind", str) != "hyperbench.RunRecord":
         raise RecordError(f"{source}: 'kind' must be 'hyperbench.RunRecord'")
     s = r.sub("suite")
@@ -448,6 +500,7 @@ def _parse_record(data: Any, source: str) -> RunRecord:
             per_task = {str(k): float(v) for k, v in per_task.items()}
         returns = f.numbers("returns")
         assert returns is not None
+        episodes = _parse_episodes(f, source) if version >= 2 else None
         final = EvalSummary(
             step=int(f.get("step", int)),
             return_mean=float(f.number("return_mean") or 0.0),
@@ -455,6 +508,7 @@ def _parse_record(data: Any, source: str) -> RunRecord:
             returns=returns,
             success_rate=f.number("success_rate", optional=True),
             per_task_return=per_task,
+            episodes=episodes,
         )
     if status == "ok" and final is None:
         raise RecordError(f"{source}: a run with status 'ok' must have a 'final' evaluation")

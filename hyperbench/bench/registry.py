@@ -1,14 +1,18 @@
 """The method registry: a name (``td3-sa-hyper``, ``hyper-maml``, …) → how to build the learner.
 
-Suites refer to methods only by name. A method is either
+Suites refer to methods only by name. A method has a **kind**, an object (:mod:`hyperbench.bench.kinds`) that
+tells the runner how to set it up, evaluate it and checkpoint it:
 
-- an **SB3 method** (``kind="sb3"``): the factory returns a stable-baselines3 algorithm built on the
-  training environment the runner passes in (``ctx.env``); the runner drives ``learn`` with its
-  evaluation/checkpoint callback and evaluates with SB3's ``evaluate_policy`` on held-out episodes (and
-  held-out tasks for task families); or
-- a **meta learner** (``kind="meta"``): the factory returns an object that follows :class:`MetaLearner`
-  (SB3-shaped ``learn``/``save``/``load`` plus ``evaluate(tasks, n_episodes)`` that applies the method's
-  own adaptation protocol). The runner calls ``evaluate`` on the family's held-out test tasks.
+- ``kind="sb3"``: the factory returns a stable-baselines3 algorithm built on the training environment the
+  runner passes in (``ctx.env``); it is evaluated with SB3's ``evaluate_policy`` on held-out episodes (and
+  held-out tasks for task families);
+- ``kind="meta"``: the factory returns a :class:`hyperbench.meta.MetaLearner` for the family
+  ``ctx.task.family``; it is evaluated with its own ``evaluate(tasks, n_episodes, seed)`` on the family's
+  held-out test tasks, and its score is the headline it declares (``docs/meta-learners.md``).
+
+A method also states what it can run on (:class:`Requirements`: action-space kinds, the oracle context,
+several episodes per task); the suite validator rejects a method × task pair that does not fit, saying why,
+before anything runs.
 
 Register a method with :func:`register_method`::
 
@@ -18,7 +22,8 @@ Register a method with :func:`register_method`::
         from stable_baselines3 import TD3
         return TD3("MlpPolicy", ctx.env, learning_rate=ctx.config["learning_rate"], seed=ctx.seed)
 
-    register_method("my-td3", make_my_td3, defaults={"learning_rate": 1e-3}, description="TD3, my way")
+    register_method("my-td3", make_my_td3, defaults={"learning_rate": 1e-3}, action_kinds=("box",),
+                    description="TD3, my way")
 
 ``defaults`` is the method's whole configuration surface: suites may override exactly these keys, with
 plain values of a compatible type, and the resolved values reach the factory as ``ctx.config``. Factories
@@ -36,17 +41,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from stable_baselines3.common.vec_env import VecEnv
 
+    from hyperbench.bench.kinds import MethodKind
     from hyperbench.bench.tasks import TaskHandle
 
 __all__ = [
     "BuildContext",
-    "MetaLearner",
     "MethodSpec",
+    "Requirements",
+    "TaskCapabilities",
     "UnknownMethodError",
     "check_override",
     "get_method",
@@ -55,7 +62,6 @@ __all__ = [
     "unregister_method",
 ]
 
-MethodKind = Literal["sb3", "meta"]
 Observation = Literal["plain", "context"]
 
 
@@ -82,25 +88,52 @@ class BuildContext:
     """directory for the learner's own logs, if it keeps any"""
 
 
-@runtime_checkable
-class MetaLearner(Protocol):
-    """What the runner needs from a meta learner (see ``hyperbench.meta.base`` for the full interface).
+@dataclass(frozen=True)
+class Requirements:
+    """What a method needs from a task (checked by the suite validator before anything runs)."""
 
-    ``learn`` follows SB3: with ``reset_num_timesteps=False`` it continues counting from
-    ``num_timesteps`` (used when a run resumes from a checkpoint), and it calls the SB3 callback's
-    ``on_step`` as environment steps accumulate. ``evaluate(tasks, n_episodes)`` returns, per task, the
-    returns of the method's evaluation protocol (post-adaptation), as a mapping with ``"returns"``
-    (``(n_tasks,)`` or ``(n_tasks, n_episodes)``) and optionally ``"successes"`` (same shape), or an object
-    with those attributes. ``load`` is a classmethod like SB3's.
-    """
+    action_kinds: tuple[str, ...] = ("box", "discrete")
+    """action spaces it can act in (``"box"``, ``"discrete"``)"""
+    needs_context: bool = False
+    """it reads the task's oracle context"""
+    episodes_per_task: int = 1
+    """episodes of one task inside one meta-episode (e.g. MAML: adaptation + post-adaptation ≥ 2)"""
 
-    num_timesteps: int
+    def problems(self, method: str, task: str, caps: TaskCapabilities) -> list[str]:
+        """Why ``method`` cannot run on ``task`` (empty if it can).
 
-    def learn(self, total_timesteps: int, callback: Any = None, reset_num_timesteps: bool = True) -> Any: ...
+        :param method: the method's name (for the messages)
+        :param task: the task's name
+        :param caps: what the task offers
+        """
+        out: list[str] = []
+        if caps.action_kind is not None and caps.action_kind not in self.action_kinds:
+            out.append(
+                f"{method} acts in {' or '.join(self.action_kinds)} action spaces, but {task!r} has a "
+                f"{caps.action_kind} action space"
+            )
+        if self.needs_context and not caps.has_context:
+            out.append(f"{method} conditions on the task's oracle context, which {task!r} does not provide")
+        if self.episodes_per_task > 1 and not caps.multi_episode:
+            out.append(
+                f"{method} needs {self.episodes_per_task} episodes of one task per meta-episode, but {task!r} "
+                "does not keep its task across episodes"
+            )
+        return out
 
-    def evaluate(self, tasks: Sequence[Any], n_episodes: int) -> Any: ...
 
-    def save(self, path: str) -> None: ...
+@dataclass(frozen=True)
+class TaskCapabilities:
+    """What a task offers to methods (see :meth:`hyperbench.bench.tasks.TaskHandle.capabilities`)."""
+
+    is_family: bool
+    """a task family with train / test tasks"""
+    action_kind: str | None
+    """``"box"``, ``"discrete"``, or ``None`` when unknown without building the environment"""
+    has_context: bool
+    """an oracle context per task"""
+    multi_episode: bool
+    """an environment keeps its task across resets"""
 
 
 Factory = Callable[[BuildContext], Any]
@@ -115,8 +148,8 @@ class MethodSpec:
     """registry name"""
     factory: Factory | str
     """``ctx -> learner``, or a lazy ``"module:function"`` entry point"""
-    kind: MethodKind = "sb3"
-    """``"sb3"`` for an SB3 algorithm, ``"meta"`` for a :class:`MetaLearner`"""
+    kind: str = "sb3"
+    """name of the method's kind (:mod:`hyperbench.bench.kinds`): ``"sb3"``, ``"meta"`` or a plugin's"""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """the configurable hyperparameters and their default values (plain values)"""
     observation: Observation = "plain"
@@ -126,13 +159,22 @@ class MethodSpec:
     description: str = ""
     """one line shown by ``hyperbench run --list-methods`` and in reports"""
     loader: Loader | str | None = None
-    """restore a learner from a checkpoint for resuming: ``(path, ctx) -> learner``; defaults to the
-    learner class's ``load`` (``cls.load(path, env=ctx.env)`` for SB3, ``cls.load(path, family=ctx.task.family)``
-    for meta learners)"""
+    """restore a learner from a checkpoint for resuming: ``(path, ctx) -> learner``; defaults to the kind's
+    ``load_learner`` (SB3: the built learner's class ``load(path, env=ctx.env)``; meta learners:
+    :func:`hyperbench.meta.load_learner`, whatever the checkpoint's class)"""
     requires: tuple[str, ...] = ()
     """modules that must import for the method to be available (checked before a suite runs)"""
     check: Callable[[], str | None] | None = None
     """extra availability check run after the imports: returns a reason the method cannot run, or ``None``"""
+    requirements: Requirements = field(default_factory=Requirements)
+    """what the method needs from a task (checked by the suite validator)"""
+
+    @property
+    def kind_object(self) -> MethodKind:
+        """The kind as an object (:func:`hyperbench.bench.kinds.get_kind`)."""
+        from hyperbench.bench.kinds import get_kind
+
+        return get_kind(self.kind)
 
     def build(self, ctx: BuildContext) -> Any:
         """Build a fresh learner.
@@ -151,10 +193,7 @@ class MethodSpec:
         """
         if self.loader is not None:
             return _resolve_callable(self.loader)(path, ctx)
-        cls = type(self.build(ctx))
-        if self.kind == "sb3":
-            return cls.load(path, env=ctx.env, device=ctx.config.get("device", "auto"))
-        return cls.load(path, family=ctx.task.family)
+        return self.kind_object.load_learner(self, path, ctx)
 
     def availability(self) -> str | None:
         """Why the method cannot run here, or ``None`` if it can.
@@ -230,7 +269,7 @@ def register_method(
     name: str,
     factory: Factory | str,
     *,
-    kind: MethodKind = "sb3",
+    kind: str = "sb3",
     defaults: Mapping[str, Any] | None = None,
     observation: Observation = "plain",
     needs_family: bool | None = None,
@@ -238,6 +277,9 @@ def register_method(
     loader: Loader | str | None = None,
     requires: Sequence[str] = (),
     check: Callable[[], str | None] | None = None,
+    action_kinds: Sequence[str] | None = None,
+    needs_context: bool | None = None,
+    episodes_per_task: int = 1,
     replace: bool = False,
 ) -> MethodSpec:
     """Register a method under ``name`` so suites can use it.
@@ -246,7 +288,7 @@ def register_method(
     :param factory: ``BuildContext -> learner`` or a lazy ``"module:function"`` string. For ``kind="sb3"``
         return an SB3 algorithm built on ``ctx.env`` with ``seed=ctx.seed``; for ``kind="meta"`` return a
         :class:`MetaLearner` for the family ``ctx.task.family``.
-    :param kind: ``"sb3"`` or ``"meta"``
+    :param kind: ``"sb3"``, ``"meta"``, or a kind registered with :func:`hyperbench.bench.kinds.register_kind`
     :param defaults: every configurable hyperparameter with its default (plain JSON-like values); suites
         can override only these keys
     :param observation: ``"context"`` if the method needs the Dict observation carrying the task context
@@ -256,6 +298,10 @@ def register_method(
     :param loader: how to restore from a checkpoint (see :attr:`MethodSpec.loader`)
     :param requires: modules that must import for the method to run (e.g. ``("hyperbench.sb3",)``)
     :param check: extra availability check after the imports, returning a reason or ``None``
+    :param action_kinds: action spaces the method can act in (default: both ``"box"`` and ``"discrete"``)
+    :param needs_context: the method reads the oracle context (default: ``observation == "context"``)
+    :param episodes_per_task: episodes of one task per meta-episode the method needs (checked against the
+        task family)
     :param replace: allow replacing an existing registration
     :return: the registered spec
     :raises ValueError: on a bad name, kind or default value, or a duplicate name without ``replace``
@@ -263,8 +309,15 @@ def register_method(
     _ensure_builtins()
     if not name or name != name.lower() or not all(c.isalnum() or c in "-_." for c in name):
         raise ValueError(f"method name {name!r} must be lowercase letters, digits, '-', '_' or '.'")
-    if kind not in ("sb3", "meta"):
-        raise ValueError(f"kind must be 'sb3' or 'meta', got {kind!r}")
+    from hyperbench.bench.kinds import get_kind
+
+    get_kind(kind)  # raises naming the registered kinds
+    kinds = tuple(action_kinds) if action_kinds is not None else ("box", "discrete")
+    bad = [k for k in kinds if k not in ("box", "discrete")]
+    if bad or not kinds:
+        raise ValueError(f"method '{name}': action_kinds must be a non-empty subset of ('box', 'discrete'), got {kinds}")
+    if episodes_per_task < 1:
+        raise ValueError(f"method '{name}': episodes_per_task must be >= 1, got {episodes_per_task}")
     if observation not in ("plain", "context"):
         raise ValueError(f"observation must be 'plain' or 'context', got {observation!r}")
     if name in _REGISTRY and not replace:
@@ -286,6 +339,11 @@ def register_method(
         loader=loader,
         requires=tuple(requires),
         check=check,
+        requirements=Requirements(
+            action_kinds=kinds,
+            needs_context=observation == "context" if needs_context is None else bool(needs_context),
+            episodes_per_task=int(episodes_per_task),
+        ),
     )
     _REGISTRY[name] = spec
     return spec

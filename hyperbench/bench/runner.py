@@ -3,7 +3,8 @@
 :func:`run_one` is idempotent and crash-safe:
 
 - if the run's record exists it is returned untouched;
-- at every evaluation point the learner (and the replay buffer of off-policy SB3 algorithms) is saved into
+- at every evaluation point the method's kind (:mod:`hyperbench.bench.kinds`) saves the learner, its weights
+  and its large state (the replay buffer of off-policy SB3 algorithms, a meta learner's declared buffers), into
   a temporary directory that is renamed into ``checkpoints/<method>/<task>/seed-<k>/step-<N>`` only once it
   is complete, so a run killed at any moment resumes from its last complete checkpoint;
 - the record is written atomically at the end, then the checkpoints are deleted;
@@ -15,8 +16,10 @@ Evaluation uses SB3's own machinery: a :class:`~stable_baselines3.common.callbac
 every ``eval.frequency`` steps and :func:`~stable_baselines3.common.evaluation.evaluate_policy` runs the
 episodes (deterministic actions, ``info["is_success"]`` counted like SB3's ``EvalCallback``); results also go
 to the SB3 logger (CSV in ``logs/``). Task families are evaluated on their held-out test tasks; meta
-learners through their own ``evaluate(tasks, n_episodes)``. Every evaluation of a run uses the same
-episode seeds (common random numbers), so the learning curve moves only when the policy does.
+learners through their own ``evaluate(tasks, n_episodes, seed)``, scored by the headline they declare (the
+record also keeps every episode of every meta-episode). Every evaluation of a run uses the same episode
+seeds (common random numbers), so the learning curve moves only when the policy does. Everything that
+differs between kinds of method (set-up, evaluator, checkpoint and policy files) is the kind object's.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import contextlib
 import datetime as _dt
 import fcntl
 import importlib
-import inspect
 import json
 import math
 import os
@@ -57,11 +59,23 @@ from hyperbench.bench.record import (
     record_path,
     task_slug,
 )
+from hyperbench.bench.evaluators import EvalOutcome, MetaEvaluator, Sb3Evaluator, derived_seed
+from hyperbench.bench.kinds import MethodKind
 from hyperbench.bench.registry import BuildContext, MethodSpec, get_method
 from hyperbench.bench.suite import RunSpec
-from hyperbench.bench.tasks import TaskHandle, resolve_task
+from hyperbench.bench.tasks import resolve_task
 
-__all__ = ["RunBusyError", "RunOptions", "checkpoint_dir", "eval_points", "import_plugins", "run_one"]
+__all__ = [
+    "EvalOutcome",
+    "MetaEvaluator",
+    "RunBusyError",
+    "RunOptions",
+    "Sb3Evaluator",
+    "checkpoint_dir",
+    "eval_points",
+    "import_plugins",
+    "run_one",
+]
 
 CHECKPOINTS_DIR = "checkpoints"
 LOCKS_DIR = ".locks"
@@ -125,10 +139,6 @@ def _utcnow() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _derived_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] % (2**31 - 1))
-
-
 @contextlib.contextmanager
 def _run_lock(runs_dir: Path, spec: RunSpec) -> Iterator[None]:
     path = runs_dir / LOCKS_DIR / spec.method / task_slug(spec.task) / f"seed-{spec.seed}.lock"
@@ -146,130 +156,6 @@ def _run_lock(runs_dir: Path, spec: RunSpec) -> Iterator[None]:
 
 # ----------------------------------------------------------------------------------------------------
 # Evaluation
-
-
-@dataclass
-class EvalOutcome:
-    """Returns of one evaluation."""
-
-    returns: list[float]
-    """every episode's return (all tasks)"""
-    successes: list[bool] | None
-    """per-episode success, or ``None`` when the task has no success signal"""
-    per_task: dict[str, float] | None
-    """mean return per held-out task (task families)"""
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.returns))
-
-    @property
-    def std(self) -> float:
-        return float(np.std(self.returns))
-
-    @property
-    def success_rate(self) -> float | None:
-        return None if not self.successes else float(np.mean(self.successes))
-
-
-class Sb3Evaluator:
-    """Evaluate an SB3 model with ``evaluate_policy`` on held-out episodes (and test tasks for families).
-
-    :param task: the task
-    :param context: use the context observation
-    :param episodes: episodes per test task
-    :param max_tasks: number of test tasks to use (families)
-    :param seed: the run's seed (evaluation episode seeds derive from it)
-    """
-
-    def __init__(self, task: TaskHandle, context: bool, episodes: int, max_tasks: int | None, seed: int) -> None:
-        from stable_baselines3.common.monitor import Monitor
-        from stable_baselines3.common.vec_env import DummyVecEnv
-
-        self.task = task
-        self.tasks = task.test_tasks(max_tasks)
-        self.is_family = task.is_family
-        first = self.tasks[0]
-        self.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=False, task=first))])
-        self.episodes = episodes
-        self.seed = seed
-
-    def __call__(self, model: Any) -> EvalOutcome:
-        from stable_baselines3.common.evaluation import evaluate_policy
-
-        returns: list[float] = []
-        successes: list[bool] = []
-        per_task: dict[str, float] = {}
-
-        def record_success(locals_: dict[str, Any], _globals: dict[str, Any]) -> None:
-            if locals_["done"]:
-                value = locals_["info"].get("is_success")
-                if value is not None:
-                    successes.append(bool(value))
-
-        for index, task in enumerate(self.tasks):
-            if self.is_family:
-                self.task.set_task(self.env.envs[0], task)
-            # The same episode seeds at every evaluation: curves move only when the policy does.
-            self.env.seed(_derived_seed(self.seed, 0xE7A1, index))
-            episode_returns, _lengths = evaluate_policy(
-                model,
-                self.env,
-                n_eval_episodes=self.episodes,
-                deterministic=True,
-                return_episode_rewards=True,
-                callback=record_success,
-                warn=False,
-            )
-            values = [float(r) for r in np.atleast_1d(np.asarray(episode_returns, dtype=float))]
-            returns.extend(values)
-            if self.is_family:
-                per_task[f"test-{index}"] = float(np.mean(values))
-        n = len(returns)
-        return EvalOutcome(
-            returns=returns,
-            successes=successes if len(successes) == n and n > 0 else None,
-            per_task=per_task or None,
-        )
-
-    def close(self) -> None:
-        self.env.close()
-
-
-class MetaEvaluator:
-    """Evaluate a meta learner with its own ``evaluate(tasks, n_episodes)`` on the held-out test tasks."""
-
-    def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None, seed: int | None = None) -> None:
-        self.tasks = task.test_tasks(max_tasks)
-        self.episodes = episodes
-        self.seed = seed
-
-    def __call__(self, learner: Any) -> EvalOutcome:
-        # A learner whose evaluate takes a ``seed`` gets it (the leaderboard re-evaluates on fresh seeds).
-        kwargs = {}
-        if self.seed is not None and "seed" in inspect.signature(learner.evaluate).parameters:
-            kwargs["seed"] = self.seed
-        result = learner.evaluate(self.tasks, self.episodes, **kwargs)
-        returns = result.get("returns") if isinstance(result, dict) else getattr(result, "returns", None)
-        successes = result.get("successes") if isinstance(result, dict) else getattr(result, "successes", None)
-        if returns is None:
-            raise TypeError(f"{type(learner).__name__}.evaluate must return per-task 'returns', got {type(result).__name__}")
-        arr = np.asarray(returns, dtype=float)
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.shape[0] != len(self.tasks):
-            raise ValueError(
-                f"{type(learner).__name__}.evaluate returned {arr.shape[0]} task results for {len(self.tasks)} tasks"
-            )
-        succ = None if successes is None else [bool(s) for s in np.asarray(successes).reshape(-1)]
-        return EvalOutcome(
-            returns=[float(x) for x in arr.reshape(-1)],
-            successes=succ,
-            per_task={f"test-{i}": float(np.mean(row)) for i, row in enumerate(arr)},
-        )
-
-    def close(self) -> None:
-        pass
 
 
 def _check_finite_learner(learner: Any) -> None:
@@ -383,12 +269,11 @@ def _latest_checkpoint(ckpt_root: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def _save_checkpoint(ckpt_root: Path, learner: Any, spec_kind: str, step: int, progress: _Progress) -> None:
+def _save_checkpoint(ckpt_root: Path, learner: Any, kind: MethodKind, step: int, progress: _Progress) -> None:
+    """The kind writes the learner (weights and large state) into a temporary directory, renamed into place."""
     tmp = new_tmp_dir(ckpt_root, f"step-{step:012d}")
     try:
-        learner.save(str(tmp / "learner"))
-        if spec_kind == "sb3" and getattr(learner, "replay_buffer", None) is not None:
-            learner.save_replay_buffer(str(tmp / "replay_buffer.pkl"))
+        kind.save_checkpoint(learner, tmp)
         (tmp / "state.json").write_text(json.dumps(json_safe(vars(progress)), indent=1), encoding="utf-8")
         final = ckpt_root / f"step-{step:012d}"
         if final.exists():  # same step saved by an earlier attempt: keep that one
@@ -401,10 +286,6 @@ def _save_checkpoint(ckpt_root: Path, learner: Any, spec_kind: str, step: int, p
     for old in ckpt_root.iterdir():
         if old.is_dir() and old.name.startswith("step-") and old.name < final.name:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _learner_path(ckpt: Path, kind: str) -> str:
-    return str(ckpt / ("learner.zip" if kind == "sb3" else "learner"))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -422,18 +303,13 @@ def _failure_from(exc: BaseException, step: int) -> Failure:
     )
 
 
-def _save_policy(runs_dir: Path, spec: RunSpec, learner: Any, kind: str) -> dict[str, str]:
+def _save_policy(runs_dir: Path, spec: RunSpec, learner: Any, kind: MethodKind) -> dict[str, str]:
     rel = Path(POLICIES_DIR) / spec.method / task_slug(spec.task) / f"seed-{spec.seed}"
     target = runs_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_tmp_dir(target.parent, target.name)
     try:
-        if kind == "sb3":
-            from safetensors.torch import save_model
-
-            save_model(learner.policy, str(tmp / "policy.safetensors"))
-        else:
-            learner.save(str(tmp / "learner"))
+        kind.save_policy(learner, tmp)
         (tmp / "spec.json").write_text(json.dumps(spec.to_dict(), indent=1), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -457,7 +333,7 @@ def _diagnostic_callbacks(spec: RunSpec, runs_dir: Path, learner: Any, make_env:
 
     rel = Path(DIAGNOSTICS_DIR) / spec.method / task_slug(spec.task) / f"seed-{spec.seed}" / "grad_cs.json"
     callback = suite_grad_cs_callback(
-        block, learner, make_env=make_env, target=runs_dir / rel, seed=_derived_seed(spec.seed, 0x6C5), label=spec.method
+        block, learner, make_env=make_env, target=runs_dir / rel, seed=derived_seed(spec.seed, 0x6C5), label=spec.method
     )
     return {} if callback is None else {str(rel): callback}
 
@@ -529,6 +405,7 @@ def _run_locked(
     learner: Any = None
     evaluator: Any = None
     method: MethodSpec | None = None
+    kind: MethodKind | None = None
     status = "ok"
     failure: Failure | None = None
     final: EvalSummary | None = None
@@ -539,28 +416,17 @@ def _run_locked(
         if reason is not None:
             raise RuntimeError(reason)
         task = resolve_task(spec.task, spec.env_kwargs)
-        context = method.observation == "context"
+        kind = method.kind_object
         log_dir = (
             runs_dir / LOGS_DIR / spec.method / task_slug(spec.task) / f"seed-{spec.seed}" / f"attempt-{progress.attempts}"
         )
         ctx = BuildContext(config=dict(spec.config), seed=spec.seed, task=task, log_dir=log_dir)
-        if method.kind == "sb3":
-            from stable_baselines3.common.monitor import Monitor
-            from stable_baselines3.common.vec_env import DummyVecEnv
-
-            ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
-            evaluator = Sb3Evaluator(task, context, spec.eval.episodes, spec.eval.max_tasks, spec.seed)
-        else:
-            evaluator = MetaEvaluator(task, spec.eval.episodes, spec.eval.max_tasks)
-
+        kind.prepare(method, ctx)
+        evaluator = kind.evaluator(method, task, spec.eval, spec.seed, fresh=False)
         if latest is not None:
-            learner = method.load(_learner_path(latest, method.kind), ctx)
-            if method.kind == "sb3":
-                if (latest / "replay_buffer.pkl").exists():
-                    learner.load_replay_buffer(str(latest / "replay_buffer.pkl"))
-                learner.set_random_seed(_derived_seed(spec.seed, progress.attempts))
+            learner = kind.load_checkpoint(method, latest, ctx, progress.attempts)
         else:
-            learner = method.build(ctx)
+            learner = kind.build(method, ctx)
         if hasattr(learner, "set_logger"):
             from stable_baselines3.common.logger import configure
 
@@ -568,7 +434,6 @@ def _run_locked(
             learner.set_logger(configure(str(log_dir), formats))
 
         points = eval_points(spec.budget, spec.eval.frequency)
-        kind = method.kind
 
         def on_evaluated(model: Any, step: int) -> None:
             clock.flush_into(progress)
@@ -578,11 +443,9 @@ def _run_locked(
 
         done = int(getattr(learner, "num_timesteps", 0)) if latest is not None else 0
         remaining = spec.budget - done
-        diagnostics = (
-            _diagnostic_callbacks(spec, runs_dir, learner, lambda: task.make_env(context=context, train=True))
-            if kind == "sb3"
-            else {}
-        )
+        # the diagnostic decides whether it applies to the learner (grad-cs: SB3 TD3 / SAC / TQC only)
+        context = method.observation == "context"
+        diagnostics = _diagnostic_callbacks(spec, runs_dir, learner, lambda: task.make_env(context=context, train=True))
         if remaining > 0:
             callback = _make_callback(evaluator, points, progress, on_evaluated)
             if diagnostics:  # measured before the evaluation at the same step, so its logger dump includes them
@@ -599,9 +462,10 @@ def _run_locked(
             returns=tuple(outcome.returns),
             success_rate=outcome.success_rate,
             per_task_return=outcome.per_task,
+            episodes=outcome.episodes_dict(),
         )
         if options.save_policy:
-            artifacts.update(_save_policy(runs_dir, spec, learner, method.kind))
+            artifacts.update(_save_policy(runs_dir, spec, learner, kind))
     except Exception as exc:  # the run fails, the suite goes on
         status = "failed"
         failure = _failure_from(exc, int(getattr(learner, "num_timesteps", 0) or 0))
@@ -609,10 +473,9 @@ def _run_locked(
     finally:
         if evaluator is not None:
             evaluator.close()
-        env = getattr(learner, "env", None)
-        if env is not None:
+        if kind is not None and learner is not None:
             with contextlib.suppress(Exception):
-                env.close()
+                kind.close(learner)
 
     clock.flush_into(progress)
     record = RunRecord(

@@ -704,13 +704,17 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
                     if t not in task_names:
                         problems.append(f"{where}.tasks: {t!r} is not a task of this suite{_closest(t, task_names)}")
                 mtasks = tuple(restrict)
-        if spec.needs_family:
-            for t in mtasks if mtasks is not None else task_names:
-                if t in handles and not handles[t].is_family:
-                    problems.append(
-                        f"{where} ({registry_name}) needs a task family (hyperbench/… id) but {t!r} is a single task; "
-                        "restrict it with 'tasks: [...]'"
-                    )
+        for t in mtasks if mtasks is not None else task_names:
+            if t not in handles:
+                continue
+            if spec.needs_family and not handles[t].is_family:
+                problems.append(
+                    f"{where} ({registry_name}) needs a task family (hyperbench/… id) but {t!r} is a single task; "
+                    "restrict it with 'tasks: [...]'"
+                )
+                continue
+            for why in spec.requirements.problems(registry_name, t, handles[t].capabilities()):
+                problems.append(f"{where} cannot run on task {t!r}: {why}; restrict it with 'tasks: [...]'")
         own_baseline = entry.get("baseline")
         if own_baseline is not None and not isinstance(own_baseline, str):
             problems.append(f"{where}.baseline must be a method label")

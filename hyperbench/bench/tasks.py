@@ -17,9 +17,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hyperbench.bench.registry import TaskCapabilities
 
 __all__ = ["FAMILY_NAMESPACE", "TaskHandle", "UnknownTaskError", "known_tasks", "resolve_task"]
 
@@ -97,6 +100,23 @@ class TaskHandle:
     def is_family(self) -> bool:
         """Whether the task is a task family with train/test tasks."""
         return self.family_name is not None
+
+    def capabilities(self) -> TaskCapabilities:
+        """What this task offers to methods, read from the family class without building anything.
+
+        Single Gymnasium tasks report an unknown action kind (finding out would mean building the env).
+        """
+        from hyperbench.bench.registry import TaskCapabilities
+
+        if self.family_name is None:
+            return TaskCapabilities(is_family=False, action_kind=None, has_context=False, multi_episode=True)
+        cls = _families()[self.family_name.split("/")[0]].load()
+        return TaskCapabilities(
+            is_family=True,
+            action_kind=str(getattr(cls, "action_kind", "box")),
+            has_context=bool(getattr(cls, "has_oracle_context", True)),
+            multi_episode=bool(getattr(cls, "multi_episode", True)),
+        )
 
     @property
     def reference_name(self) -> str:

@@ -36,6 +36,7 @@ import numpy as np
 from gymnasium import spaces
 
 from hyperbench.envs.tasks import Task, task_from_dict
+from hyperbench.envs.vector import SerialVectorEnv, VectorTaskEnv
 
 __all__ = ["CONTEXT_KEY", "OBSERVATION_KEY", "SPLITS", "TaskEnv", "TaskFamily"]
 
@@ -74,6 +75,12 @@ class TaskFamily(ABC):
     horizon: ClassVar[int]
     #: whether episodes have a success flag (reported as ``info["is_success"]``)
     has_success: ClassVar[bool] = False
+    #: ``"box"`` or ``"discrete"``: the kind of action space (read by the suite validator)
+    action_kind: ClassVar[str] = "box"
+    #: ``oracle_context(task)`` exists (context-conditioned methods need it)
+    has_oracle_context: ClassVar[bool] = True
+    #: an environment keeps its task across resets, so a meta-episode may hold several episodes of one task
+    multi_episode: ClassVar[bool] = True
 
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -254,6 +261,11 @@ class TaskFamily(ABC):
     def make_core_env(self, **env_kwargs: Any) -> TaskEnv:
         """The unwrapped :class:`TaskEnv` (no time limit); keyword arguments as in :meth:`make_env`."""
         return self._make_core_env(**env_kwargs)
+
+    def make_vector_env(self) -> VectorTaskEnv:
+        """Environments of this family stepped together (:mod:`hyperbench.envs.vector`): the family's own
+        array implementation where it has one, else a pool of :meth:`make_core_env` environments."""
+        return SerialVectorEnv(self)
 
     # ------------------------------------------------------------ current task on the default environment
     @property

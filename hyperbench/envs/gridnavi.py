@@ -21,8 +21,9 @@ from gymnasium import spaces
 
 from hyperbench.envs.base import TaskEnv, TaskFamily, _check_count
 from hyperbench.envs.tasks import GridGoalTask, Task
+from hyperbench.envs.vector import VectorStep, VectorTaskEnv
 
-__all__ = ["GridNaviEnv", "GridNaviFamily"]
+__all__ = ["GridNaviEnv", "GridNaviFamily", "GridNaviVectorEnv"]
 
 #: (dx, dy) of actions 0 stay, 1 up, 2 right, 3 down, 4 left (VariBAD's numbering)
 MOVES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 0), (0, -1), (-1, 0))
@@ -67,6 +68,42 @@ class GridNaviEnv(TaskEnv):
         return self._obs(), reward, False, False, {"position": self._obs(), "success": at_goal}
 
 
+class GridNaviVectorEnv(VectorTaskEnv):
+    """``n`` GridNavi grids on integer arrays: the dynamics and rewards of :class:`GridNaviEnv`."""
+
+    def __init__(self, family: GridNaviFamily) -> None:
+        super().__init__(family)
+        self._moves = np.array(MOVES, dtype=np.int64)
+        self._cell = np.zeros((0, 2), dtype=np.int64)
+        self._goal = np.zeros((0, 2), dtype=np.int64)
+
+    def reset(self, tasks: Any, seeds: Any) -> np.ndarray:
+        if len(tasks) != len(seeds):
+            raise ValueError(f"need one seed per task, got {len(tasks)} tasks and {len(seeds)} seeds")
+        goals = []
+        for task in tasks:
+            checked = self.family.validate_task(task)
+            assert isinstance(checked, GridGoalTask)
+            goals.append(checked.goal)
+        self.num_envs = len(tasks)
+        self._goal = np.array(goals, dtype=np.int64).reshape(self.num_envs, 2)
+        self._cell = np.tile(np.array(START, dtype=np.int64), (self.num_envs, 1))
+        return self._cell.astype(np.float32)
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> VectorStep:
+        n = self.num_envs
+        array = np.asarray(actions).reshape(n)
+        if not np.issubdtype(array.dtype, np.integer) or (array[active] < 0).any() or (array[active] >= len(MOVES)).any():
+            raise ValueError(f"GridNavi actions are integers in [0, {len(MOVES) - 1}], got {array!r}")
+        top = self.family.grid_size - 1
+        moved = np.clip(self._cell + self._moves[np.where(active, array, 0)], 0, top)
+        self._cell = np.where(active[:, None], moved, self._cell)
+        at_goal = (self._cell == self._goal).all(axis=1) & active
+        reward = np.where(active, np.where(at_goal, 1.0, -0.1), 0.0)
+        none = np.zeros(n, dtype=bool)
+        return VectorStep(self._cell.astype(np.float32), reward, none, none.copy(), at_goal)
+
+
 class GridNaviFamily(TaskFamily):
     """GridNavi (VariBAD): 5×5 grid, 15 steps, −0.1 per step and +1 in the hidden goal cell.
 
@@ -82,6 +119,7 @@ class GridNaviFamily(TaskFamily):
     task_type = GridGoalTask
     horizon: ClassVar[int] = 15
     has_success: ClassVar[bool] = True
+    action_kind: ClassVar[str] = "discrete"
 
     def __init__(
         self,
@@ -143,3 +181,7 @@ class GridNaviFamily(TaskFamily):
 
     def _make_core_env(self, **env_kwargs: Any) -> GridNaviEnv:
         return GridNaviEnv(self, **env_kwargs)
+
+    def make_vector_env(self) -> GridNaviVectorEnv:
+        """``n`` grids stepped on arrays (the same numbers as :class:`GridNaviEnv`)."""
+        return GridNaviVectorEnv(self)

@@ -5,10 +5,11 @@ rebuilt by the method registry from the run's JSON spec (``spec.json`` = the sui
 :class:`~hyperbench.bench.suite.RunSpec`), the safetensors weights are loaded into it
 (:func:`safetensors.torch.load_model`, strict, into ``policy.actor`` for ``actor.safetensors`` and into
 the whole policy for ``policy.safetensors``; nothing is unpickled), and the policy is evaluated with
-the suite's evaluation protocol through the runner's own evaluators
-(:class:`hyperbench.bench.runner.Sb3Evaluator`: deterministic actions, the protocol's episodes and
-held-out test tasks; meta learners through their ``evaluate(tasks, n_episodes)``), but with **fresh
-evaluation seeds** derived from the verification seed instead of the run's.
+the suite's evaluation protocol through the same method-kind objects as the runner
+(:mod:`hyperbench.bench.kinds`: SB3's ``evaluate_policy`` with deterministic actions, the protocol's episodes
+and held-out test tasks; meta learners through their ``evaluate(tasks, n_episodes, seed)``, scored by the
+headline they declare), but with **fresh evaluation seeds** derived from the verification seed instead of
+the run's.
 
 **Tolerance.** A checkpoint agrees with its record when
 
@@ -113,9 +114,7 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
     """
     import torch
 
-    from hyperbench.bench.rebuild import MethodUnavailableError, rebuild_sb3
     from hyperbench.bench.registry import BuildContext, get_method
-    from hyperbench.bench.runner import MetaEvaluator, Sb3Evaluator
     from hyperbench.bench.tasks import resolve_task
 
     torch.set_num_threads(1)
@@ -123,32 +122,20 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
     reason = method.availability()
     if reason is not None:
         raise VerifyError(reason)
-    evaluator: Any
-    if method.kind == "sb3":
-        try:
-            rebuilt = rebuild_sb3(spec, weights)
-        except MethodUnavailableError as exc:
-            raise VerifyError(str(exc)) from exc
-        learner = rebuilt.learner
-        evaluator = Sb3Evaluator(rebuilt.task, rebuilt.context, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
-    else:
-        task = resolve_task(spec.task, spec.env_kwargs)
-        config = dict(spec.config)
-        if isinstance(config.get("buffer_size"), int):  # the replay buffer is not part of the learner: keep it small
-            config["buffer_size"] = min(config["buffer_size"], 1000)
-        ctx = BuildContext(config=config, seed=spec.seed, task=task)
-        learner = method.load(str(weights), ctx)
-        if hasattr(learner, "rng") and hasattr(learner, "torch_rng"):  # fresh randomness for the adaptation episodes
-            learner.rng = np.random.default_rng(np.random.SeedSequence([eval_seed, 0x5EED]))
-            learner.torch_rng.manual_seed(eval_seed)
-        evaluator = MetaEvaluator(task, spec.eval.episodes, spec.eval.max_tasks, eval_seed)
+    task = resolve_task(spec.task, spec.env_kwargs)
+    config = dict(spec.config)
+    if isinstance(config.get("buffer_size"), int):  # the replay buffer is not part of the policy: keep it small
+        config["buffer_size"] = min(config["buffer_size"], 1000)
+    ctx = BuildContext(config=config, seed=spec.seed, task=task)
+    kind = method.kind_object
+    kind.prepare(method, ctx)
+    learner = kind.load_policy(method, weights, ctx, eval_seed)
+    evaluator = kind.evaluator(method, task, spec.eval, eval_seed, fresh=True)
     try:
         outcome = evaluator(learner)
     finally:
         evaluator.close()
-        env = getattr(learner, "env", None)
-        if env is not None:
-            env.close()
+        kind.close(learner)
     return [float(r) for r in outcome.returns]
 
 

@@ -1,19 +1,32 @@
-"""Meta-RL learners with one SB3-shaped interface (:class:`MetaLearner`): MAML, Context-MAML, Hyper-MAML."""
+"""Meta-RL learners with one SB3-shaped contract (:class:`MetaLearner`, ``docs/meta-learners.md``): MAML,
+Context-MAML, Hyper-MAML, all driven by the shared rollout loop (:class:`RolloutLoop`)."""
 
-from hyperbench.meta.base import CheckpointError, EvalResult, MetaLearner, load_learner, read_checkpoint
+from hyperbench.meta.base import (
+    CheckpointError,
+    EvalResult,
+    MetaLearner,
+    load_learner,
+    read_checkpoint,
+)
 from hyperbench.meta.maml import MAML, VARIANTS, MAMLConfig, MAMLState
 from hyperbench.meta.policies import HyperGaussianPolicy, MLPGaussianPolicy
+from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, RolloutLoop, Transition
 
 __all__ = [
     "MAML",
     "VARIANTS",
     "CheckpointError",
+    "EpisodeBatch",
     "EvalResult",
+    "Headline",
     "HyperGaussianPolicy",
     "MAMLConfig",
     "MAMLState",
     "MLPGaussianPolicy",
     "MetaLearner",
+    "Phase",
+    "RolloutLoop",
+    "Transition",
     "load_learner",
     "read_checkpoint",
 ]

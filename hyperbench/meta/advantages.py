@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch as th
 
-from hyperbench.meta.sampler import EpisodeBatch
+from hyperbench.meta.rollout import EpisodeBatch
 
 __all__ = ["discounted_returns", "fit_linear_baseline", "gae", "linear_baseline_features", "task_advantages"]
 

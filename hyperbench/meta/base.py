@@ -1,39 +1,46 @@
-"""The interface every hyperbench meta-RL learner follows, shaped like a stable-baselines3 algorithm.
+"""The one contract every hyperbench meta-RL learner follows, shaped like a stable-baselines3 algorithm.
 
 A user who knows SB3 knows this class::
 
     learner = MAML("point-robot", variant="hyper-maml", seed=0, tensorboard_log="runs/tb")
     learner.learn(total_timesteps=200_000, callback=CheckpointCallback(...), progress_bar=True)
-    result = learner.evaluate(learner.family.test_tasks, n_episodes=10)   # EvalResult
+    result = learner.evaluate(learner.family.test_tasks, n_episodes=10, seed=0)   # EvalResult
     learner.save("hyper-maml.safetensors")
-    learner = MAML.load("hyper-maml.safetensors")                          # or load_learner(path)
-    action, state = learner.predict(obs, state=learner.adapt(task))
+    learner = MAML.load("hyper-maml.safetensors")                                  # or load_learner(path)
 
-**What each method puts in ``state``.** ``predict(obs, state, episode_start, deterministic)`` is SB3's call;
-``state`` carries whatever the method adapts, and ``evaluate`` runs each method's own protocol:
+**Acting and observing.** A learner owns an *adaptation state* (MAML: adapted parameters; PEARL: collected
+context and posterior; VariBAD / RL2: a recurrent belief) for a batch of task rows, and the shared rollout
+loop (:mod:`hyperbench.meta.rollout`) drives it through four methods, for training and for evaluation:
 
-- **MAML family** (this package): ``state`` holds the adapted parameters (and the oracle context for the
-  contextual variants). ``adapt(task)`` collects episodes with the meta-parameters, takes the inner
-  policy-gradient step(s) and returns that state; ``evaluate`` reports pre- and post-adaptation returns.
-- **PEARL**: ``state`` holds the context transitions collected so far and the posterior over the latent
-  ``z``; ``predict`` acts on a ``z`` sampled from it and appends nothing itself. ``evaluate`` follows PEARL's
-  protocol: collect context with the prior for a few episodes, then act on the posterior (the returned
-  :class:`EvalResult` keeps the prior-episode returns in ``pre_adaptation_returns``).
-- **VariBAD / RL2**: ``state`` is the recurrent belief (hidden state, posterior mean/variance) over a
-  multi-episode meta-episode; ``episode_start`` marks the first step of a *meta*-episode (reset the
-  belief), exactly like ``RecurrentPPO`` in sb3-contrib. ``evaluate`` runs whole meta-episodes online and
-  reports per-episode returns inside them (``returns[:, k]`` = the ``k``-th episode of the meta-episode).
+- :meth:`MetaLearner.begin_meta_episode` (a meta-episode boundary: a fresh state for the tasks),
+- :meth:`MetaLearner.act` (actions for a batch of observations, from the state),
+- :meth:`MetaLearner.observe` (each transition ``(s, a, r, s', terminated, truncated)`` goes into the state),
+- :meth:`MetaLearner.end_phase` (after each phase of the meta-episode: e.g. MAML's inner gradient step).
+
+**Evaluation protocol as data.** :meth:`MetaLearner.meta_episode` says what one meta-episode is (a list of
+:class:`~hyperbench.meta.rollout.Phase`), and :attr:`MetaLearner.headline` which of its episodes make the
+method's score. :meth:`MetaLearner.evaluate` runs one meta-episode per task and returns an :class:`EvalResult`
+holding every episode's return (and success) in meta-episode order; the suite runner, reports and the
+leaderboard read the headline from it, and run records keep the whole matrix.
 
 **Training loop.** :meth:`MetaLearner.learn` is the same for every method: each call to
-:meth:`~MetaLearner._train_iteration` collects some environment steps and updates the learner; the loop
-adds them to ``num_timesteps``, records the returned statistics in SB3's logger (stdout / CSV /
-TensorBoard via ``tensorboard_log`` or :meth:`~MetaLearner.set_logger`) and calls the SB3 callback's
-``on_step`` once per iteration (an iteration is the smallest unit after which the learner is consistent).
+:meth:`~MetaLearner._train_iteration` collects some environment steps (through the rollout loop) and updates
+the learner; the loop adds them to ``num_timesteps``, records the returned statistics in SB3's logger
+(stdout / CSV / TensorBoard via ``tensorboard_log`` or :meth:`~MetaLearner.set_logger`) and calls the SB3
+callback's ``on_step`` once per iteration (the smallest unit after which the learner is consistent).
 
-**Checkpoints** are one safetensors file: the weights, the generator states, and in its header a JSON
-config (class, hyperparameters, family, counters) plus a SHA-256 of the tensor bytes. Loading never
-unpickles anything; a file that is not such a checkpoint, or was corrupted, is rejected with a
-:class:`CheckpointError` that says so.
+**Checkpoints.** :meth:`~MetaLearner.save` writes one safetensors file: the weights, the generator states, and
+in its header a JSON config (class, hyperparameters, family, counters) plus a SHA-256 of the tensor bytes.
+Large state (replay buffers, rollout storage: :meth:`~MetaLearner._get_large_state`) is declared apart from
+the weights and written by :meth:`~MetaLearner.save_large_state` to a second safetensors file, without a
+checksum (it can be large and is written at every checkpoint; the suite runner publishes both files together
+atomically). Loading never unpickles anything; a file that is not such a checkpoint, or was corrupted, is
+rejected with a :class:`CheckpointError` that says so.
+
+**Registry.** Every subclass is registered under a qualified name (``module.QualName``, or its own
+``registry_name``), which checkpoints store. Two different classes claiming one name, or a class that
+takes the bare name of a built-in learner (older checkpoints store bare names), are refused with an error
+naming both classes.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Conve
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger
 
+from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, RolloutLoop, Transition
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
@@ -67,7 +76,15 @@ __all__ = [
 
 #: Value of the ``format`` entry in the header of every meta-learner checkpoint.
 CHECKPOINT_FORMAT = "hyperbench.meta-learner"
-CHECKPOINT_VERSION = 1
+#: Version 2 stores the qualified class name; version 1 files (bare class names) are still read.
+CHECKPOINT_VERSION = 2
+_READABLE_VERSIONS = ("1", "2")
+#: ``format`` of the large-state file (replay buffers, rollout storage) written next to a checkpoint.
+LARGE_STATE_FORMAT = "hyperbench.meta-learner-large-state"
+#: Label of MAML-style adaptation phases collected before any adaptation (see :attr:`EvalResult.pre_adaptation_returns`).
+PRE_ADAPTATION = "pre-adaptation"
+#: Built-in learners by bare class name: the names version-1 checkpoints store, which no other class may take.
+BUILTIN_LEARNERS: dict[str, str] = {"MAML": "hyperbench.meta.maml.MAML"}
 
 SelfMetaLearner = TypeVar("SelfMetaLearner", bound="MetaLearner")
 
@@ -78,25 +95,42 @@ class CheckpointError(ValueError):
 
 @dataclass
 class EvalResult:
-    """Per-task results of a meta-learner's evaluation protocol.
+    """Every episode of one meta-episode per task, and the method's headline score over them.
 
-    Shapes: ``returns`` and ``successes`` are ``(n_tasks, n_episodes)``; ``pre_adaptation_*`` are
-    ``(n_tasks, n_pre_episodes)`` for methods that adapt (MAML: before the inner step; PEARL: the
-    prior-context episodes) and ``None`` otherwise.
+    Shapes: ``episode_returns`` and ``episode_successes`` are ``(n_tasks, n_episodes_in_meta_episode)``, columns
+    in meta-episode order; ``phases`` labels every column with its phase (e.g. MAML: ``"pre-adaptation"`` × 20,
+    then ``"post-adaptation"`` × 5). :attr:`returns` / :attr:`successes` are the headline samples ``(n_tasks, k)``
+    selected by ``headline``.
     """
 
-    returns: np.ndarray
-    """undiscounted returns of the method's protocol (MAML: after adaptation)"""
+    episode_returns: np.ndarray
+    """undiscounted return of every episode of the meta-episode ``(n_tasks, E)``"""
     tasks: list[dict[str, Any]]
     """the evaluated tasks, as ``task.to_dict()``"""
-    successes: np.ndarray | None = None
+    phases: tuple[str, ...]
+    """phase label of each column"""
+    headline: Headline
+    """which columns are the method's score"""
+    episode_successes: np.ndarray | None = None
     """1.0 if the episode succeeded (families with a success notion), else ``None``"""
-    pre_adaptation_returns: np.ndarray | None = None
-    """returns before adaptation, for methods that adapt"""
-    pre_adaptation_successes: np.ndarray | None = None
-    """successes before adaptation"""
+    secondary: Mapping[str, Headline] = field(default_factory=dict)
+    """other scores the method reports (e.g. VariBAD's first episode)"""
     info: dict[str, Any] = field(default_factory=dict)
     """protocol details (episodes, inner steps, seed, ...)"""
+
+    def __post_init__(self) -> None:
+        self.episode_returns = np.asarray(self.episode_returns, dtype=float)
+        self.phases = tuple(self.phases)
+        if self.episode_returns.ndim != 2 or self.episode_returns.shape[1] != len(self.phases):
+            raise ValueError(
+                f"episode_returns must be (n_tasks, {len(self.phases)}) to match its phase labels, "
+                f"got shape {self.episode_returns.shape}"
+            )
+        if self.episode_successes is not None:
+            self.episode_successes = np.asarray(self.episode_successes, dtype=float)
+            if self.episode_successes.shape != self.episode_returns.shape:
+                raise ValueError(f"episode_successes {self.episode_successes.shape} must match {self.episode_returns.shape}")
+        self.headline.columns(self.phases)  # the headline must select something
 
     def __getitem__(self, key: str) -> Any:
         """Mapping-style access (``result["returns"]``) for code that treats results as dicts."""
@@ -105,24 +139,65 @@ class EvalResult:
         return getattr(self, key)
 
     @property
+    def returns(self) -> np.ndarray:
+        """Headline samples ``(n_tasks, k)`` (MAML: the post-adaptation episodes)."""
+        return self.headline.samples(self.episode_returns, self.phases)
+
+    @property
+    def successes(self) -> np.ndarray | None:
+        """Headline success samples ``(n_tasks, k)``, or ``None``."""
+        if self.episode_successes is None:
+            return None
+        return self.headline.success_samples(self.episode_successes, self.phases)
+
+    def phase_returns(self, label: str) -> np.ndarray | None:
+        """Returns of the episodes of phase ``label`` ``(n_tasks, n)``, or ``None`` if the meta-episode has none."""
+        cols = [i for i, lab in enumerate(self.phases) if lab == label]
+        return self.episode_returns[:, cols] if cols else None
+
+    def phase_successes(self, label: str) -> np.ndarray | None:
+        """Successes of the episodes of phase ``label``, or ``None``."""
+        cols = [i for i, lab in enumerate(self.phases) if lab == label]
+        return None if not cols or self.episode_successes is None else self.episode_successes[:, cols]
+
+    @property
+    def pre_adaptation_returns(self) -> np.ndarray | None:
+        """Returns of the ``"pre-adaptation"`` phase (MAML), or ``None``."""
+        return self.phase_returns(PRE_ADAPTATION)
+
+    @property
+    def pre_adaptation_successes(self) -> np.ndarray | None:
+        """Successes of the ``"pre-adaptation"`` phase, or ``None``."""
+        return self.phase_successes(PRE_ADAPTATION)
+
+    @property
     def per_task_return(self) -> np.ndarray:
-        """Mean return of every task ``(n_tasks,)``."""
+        """Mean headline return of every task ``(n_tasks,)``."""
         return self.returns.mean(axis=1)
 
     @property
     def mean_return(self) -> float:
-        """Mean over tasks and episodes."""
+        """The headline score: mean over tasks and headline samples."""
         return float(self.returns.mean())
 
     @property
     def success_rate(self) -> float | None:
-        """Fraction of successful episodes, or ``None`` without a success notion."""
-        return None if self.successes is None else float(self.successes.mean())
+        """Fraction of successful headline samples, or ``None`` without a success notion."""
+        succ = self.successes
+        return None if succ is None else float(succ.mean())
 
     @property
     def pre_adaptation_mean_return(self) -> float | None:
-        """Mean pre-adaptation return, or ``None`` for methods that do not adapt."""
-        return None if self.pre_adaptation_returns is None else float(self.pre_adaptation_returns.mean())
+        """Mean pre-adaptation return, or ``None`` for methods without that phase."""
+        pre = self.pre_adaptation_returns
+        return None if pre is None else float(pre.mean())
+
+    def scores(self) -> dict[str, float]:
+        """The headline (key ``"headline"``) and every secondary score, as means."""
+        out = {"headline": self.mean_return}
+        for name, head in self.secondary.items():
+            out[name] = float(head.samples(self.episode_returns, self.phases).mean())
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (arrays become nested lists)."""
@@ -131,10 +206,13 @@ class EvalResult:
             return None if a is None else np.asarray(a, dtype=float).tolist()
 
         return {
+            "episode_returns": arr(self.episode_returns),
+            "episode_successes": arr(self.episode_successes),
+            "phases": list(self.phases),
+            "headline": self.headline.to_dict(),
             "returns": arr(self.returns),
             "successes": arr(self.successes),
-            "pre_adaptation_returns": arr(self.pre_adaptation_returns),
-            "pre_adaptation_successes": arr(self.pre_adaptation_successes),
+            "scores": self.scores(),
             "tasks": list(self.tasks),
             "info": dict(self.info),
         }
@@ -193,12 +271,33 @@ class MetaLearner(ABC):
     :param family_kwargs: family options when ``family`` is a name
     """
 
-    #: class name → class, for :func:`load_learner`
+    #: qualified name → class, for :func:`load_learner` (see the module docstring)
     registry: ClassVar[dict[str, type[MetaLearner]]] = {}
+    #: the name this class is registered (and saved) under; default ``module.QualName``
+    registry_name: ClassVar[str] = ""
+    #: what the method's evaluation score is (see :class:`~hyperbench.meta.rollout.Headline`)
+    headline: ClassVar[Headline] = Headline()
+    #: other scores the method reports, by name
+    secondary_scores: ClassVar[Mapping[str, Headline]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        MetaLearner.registry[cls.__name__] = cls
+        key = cls.__dict__.get("registry_name") or f"{cls.__module__}.{cls.__qualname__}"
+        cls.registry_name = key
+        existing = MetaLearner.registry.get(key)
+        if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(
+                f"meta-learner name clash: {cls.__module__}.{cls.__qualname__} wants the registry name {key!r}, "
+                f"which {existing.__module__}.{existing.__qualname__} already has; give one of them another "
+                "registry_name"
+            )
+        builtin = BUILTIN_LEARNERS.get(cls.__name__)
+        if builtin is not None and builtin != key:
+            raise TypeError(
+                f"meta-learner name clash: {cls.__module__}.{cls.__qualname__} is named like the built-in {builtin} "
+                f"(checkpoints of older versions refer to it as {cls.__name__!r}); rename the class"
+            )
+        MetaLearner.registry[key] = cls
 
     def __init__(
         self,
@@ -219,8 +318,29 @@ class MetaLearner(ABC):
         self._total_timesteps = 0
         self._logger: Logger | None = None
         self._custom_logger = False
+        self._rollout: RolloutLoop | None = None
         self.rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x4D455441]))
         self.torch_rng = th.Generator().manual_seed(int(np.random.SeedSequence([self.seed, 1]).generate_state(1)[0]))
+
+    # ------------------------------------------------------------------------------------ suite methods
+    @classmethod
+    def suite_defaults(cls, **fixed: Any) -> dict[str, Any]:
+        """The hyperparameters a suite may override, with their defaults, as plain values.
+
+        :param fixed: constructor arguments the suite method fixes (e.g. MAML's ``variant``)
+        """
+        raise NotImplementedError(f"{cls.__name__} does not declare suite defaults (implement suite_defaults)")
+
+    @classmethod
+    def from_suite(cls: type[SelfMetaLearner], family: Any, config: Mapping[str, Any], seed: int, **fixed: Any) -> SelfMetaLearner:
+        """Build the learner a suite run asks for.
+
+        :param family: the task family
+        :param config: resolved hyperparameters (keys of :meth:`suite_defaults`)
+        :param seed: the run's seed
+        :param fixed: constructor arguments the suite method fixes
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a suite (implement from_suite)")
 
     # ------------------------------------------------------------------------------------------ family
     @property
@@ -329,6 +449,110 @@ class MetaLearner(ABC):
         cb.on_training_end()
         return self
 
+    # ------------------------------------------------------------------------- acting and observing
+    @property
+    def rollout(self) -> RolloutLoop:
+        """The shared rollout loop over this learner's family (built on first use)."""
+        if self._rollout is None:
+            self._rollout = RolloutLoop(self.family, max_envs=self._max_envs())
+        return self._rollout
+
+    def _max_envs(self) -> int:
+        """Environments the rollout loop steps together (override to make it configurable)."""
+        return 1024
+
+    @abstractmethod
+    def meta_episode(self, n_episodes: int) -> tuple[Phase, ...]:
+        """The phases of one evaluation meta-episode.
+
+        :param n_episodes: the evaluation protocol's episodes per task (a suite's ``eval.episodes``); each
+            method says how it uses them (MAML: post-adaptation episodes; a recurrent learner: the episodes
+            of its meta-episode)
+        :return: the phases, in order
+        """
+
+    @abstractmethod
+    def begin_meta_episode(self, tasks: Sequence[Any]) -> Any:
+        """A meta-episode boundary: the fresh adaptation state for a batch of task rows.
+
+        :param tasks: one task per row (tasks may repeat)
+        :return: the state (whatever the learner needs; the loop only passes it back)
+        """
+
+    @abstractmethod
+    def act(
+        self, state: Any, obs: th.Tensor, rows: slice, phase: int, deterministic: bool, generator: th.Generator
+    ) -> th.Tensor | tuple[th.Tensor, dict[str, th.Tensor]]:
+        """Actions for the observations of task rows ``rows`` of the state.
+
+        :param state: from :meth:`begin_meta_episode` (as updated by :meth:`observe` / :meth:`end_phase`)
+        :param obs: ``(k, W, obs_dim)`` for the ``k`` rows of ``rows`` and ``W`` lanes
+        :param rows: which rows of the state these are (the loop may run the rows in chunks)
+        :param phase: index of the current phase
+        :param deterministic: act without exploration noise
+        :param generator: draw any randomness from it (reproducible rollouts)
+        :return: ``(k, W, act_dim)`` float actions (Box; clipped by the loop before the environment sees
+            them) or ``(k, W)`` integers (Discrete); optionally with a dict of per-step tensors ``(k, W, ...)``
+            that the loop stores in the batch's ``extras``
+        """
+
+    def observe(self, state: Any, transition: Transition, rows: slice, phase: int) -> Any:
+        """Take one step of ``k`` rows × ``W`` lanes into the state (default: nothing to remember).
+
+        :param state: the state
+        :param transition: the step (entries where ``transition.alive`` is false are padding)
+        :param rows: which rows of the state
+        :param phase: index of the current phase
+        :return: the updated state
+        """
+        return state
+
+    def end_phase(self, state: Any, phase: int, batch: EpisodeBatch) -> Any:
+        """Called after each phase with all of its episodes (default: nothing to do).
+
+        :param state: the state
+        :param phase: index of the phase that ended
+        :param batch: its episodes ``(T, W, H, ...)``
+        :return: the updated state
+        """
+        return state
+
+    def _eval_streams(self, seed: int) -> tuple[np.random.Generator, th.Generator]:
+        """Evaluation's own random streams (never the training ones): a function of the learner's seed and ``seed``."""
+        ss = np.random.SeedSequence([self.seed, int(seed), 0xE7A1])
+        return np.random.default_rng(ss), th.Generator().manual_seed(int(ss.generate_state(1)[0]))
+
+    def _evaluation_info(self) -> dict[str, Any]:
+        """Protocol details stored in :attr:`EvalResult.info` (override to add the method's own)."""
+        return {}
+
+    def evaluate(self, tasks: Sequence[Any], n_episodes: int, seed: int = 0, deterministic: bool = False) -> EvalResult:
+        """Run one meta-episode (:meth:`meta_episode`) of every task through the shared rollout loop.
+
+        Evaluation draws from its own streams seeded by ``seed`` (and the learner's seed), so it never
+        disturbs training and is reproducible.
+
+        :param tasks: tasks of the learner's family (e.g. ``learner.family.test_tasks``)
+        :param n_episodes: evaluation episodes per task, as :meth:`meta_episode` uses them
+        :param seed: evaluation seed
+        :param deterministic: act deterministically outside exploration phases
+        :return: every episode's return (and success) per task, and the headline
+        """
+        tasks = list(tasks)
+        if not tasks or n_episodes < 1:
+            raise ValueError(f"evaluate needs at least one task and n_episodes >= 1, got {len(tasks)} and {n_episodes}")
+        rng, gen = self._eval_streams(seed)
+        rollout = self.rollout.run(self, tasks, self.meta_episode(n_episodes), rng, gen, deterministic=deterministic)
+        return EvalResult(
+            episode_returns=rollout.returns,
+            tasks=[t.to_dict() if hasattr(t, "to_dict") else t for t in tasks],
+            phases=rollout.labels,
+            headline=self.headline,
+            episode_successes=rollout.successes,
+            secondary=dict(self.secondary_scores),
+            info={**self._evaluation_info(), "seed": seed, "deterministic": deterministic},
+        )
+
     # -------------------------------------------------------------------------------------- inference
     @abstractmethod
     def predict(
@@ -341,18 +565,6 @@ class MetaLearner(ABC):
         """Actions for ``observation`` (SB3's signature; see the module docstring for what ``state`` holds).
 
         :return: ``(actions, next_state)``
-        """
-
-    @abstractmethod
-    def evaluate(self, tasks: Sequence[Any], n_episodes: int) -> EvalResult:
-        """Run the method's own adaptation protocol on every task.
-
-        :param tasks: tasks of the learner's family (e.g. ``learner.family.test_tasks``)
-        :param n_episodes: evaluation episodes per task
-        :return: per-task returns (and successes)
-
-        Implementations may also take a keyword ``seed`` for the evaluation's randomness (MAML does); the
-        suite runner then passes it when it evaluates on fresh seeds (``hyperbench leaderboard verify``).
         """
 
     # ------------------------------------------------------------------------------------ persistence
@@ -372,6 +584,79 @@ class MetaLearner(ABC):
     @abstractmethod
     def _set_tensors(self, tensors: Mapping[str, th.Tensor]) -> None:
         """Load :meth:`_get_tensors` output; raise ``ValueError`` naming missing/unexpected/mis-shaped keys."""
+
+    def _get_large_state(self) -> dict[str, th.Tensor]:
+        """Large state kept apart from the weights (replay buffers, rollout storage), by name; default none.
+
+        It is saved by :meth:`save_large_state` (the suite runner does so at every checkpoint) and never by
+        :meth:`save`, so policy files stay small.
+        """
+        return {}
+
+    def _set_large_state(self, tensors: Mapping[str, th.Tensor]) -> None:
+        """Restore :meth:`_get_large_state` output; raise ``ValueError`` naming what does not fit."""
+        if tensors:
+            raise ValueError(f"{type(self).__name__} declares no large state, got {sorted(tensors)}")
+
+    @property
+    def has_large_state(self) -> bool:
+        """Whether the learner currently holds large state to checkpoint."""
+        return bool(self._get_large_state())
+
+    def save_large_state(self, path: str | os.PathLike[str]) -> Path:
+        """Write the large state (safetensors + a JSON header; no checksum: it may be large).
+
+        :param path: file to write (``.safetensors`` is appended if ``path`` has no suffix)
+        :return: the path written
+        """
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".safetensors")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().contiguous().cpu() for k, v in self._get_large_state().items()}
+        header = {
+            "format": LARGE_STATE_FORMAT,
+            "format_version": "1",
+            "class": self.registry_name,
+            "num_timesteps": str(self.num_timesteps),
+        }
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        save_file(tensors, str(tmp), metadata=header)
+        os.replace(tmp, path)
+        return path
+
+    def load_large_state(self, path: str | os.PathLike[str]) -> None:
+        """Restore the large state written by :meth:`save_large_state` for this learner at this step.
+
+        :param path: the file
+        :raises CheckpointError: not such a file, of another learner class, or of another training step
+        """
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.exists() and not path.suffix and path.with_suffix(".safetensors").exists():
+            path = path.with_suffix(".safetensors")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = dict(f.metadata() or {})
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
+        except Exception as exc:
+            raise CheckpointError(f"{path} is not a meta-learner large-state file; the safetensors reader says: {exc}") from exc
+        if meta.get("format") != LARGE_STATE_FORMAT:
+            raise CheckpointError(f"{path}: not a meta-learner large-state file (no format={LARGE_STATE_FORMAT!r})")
+        if meta.get("class") != self.registry_name:
+            raise CheckpointError(f"{path}: large state of {meta.get('class')!r}, not of {self.registry_name!r}")
+        if meta.get("num_timesteps") != str(self.num_timesteps):
+            raise CheckpointError(
+                f"{path}: large state saved at step {meta.get('num_timesteps')}, but the learner is at step "
+                f"{self.num_timesteps}; the two files are not of one checkpoint"
+            )
+        try:
+            self._set_large_state(tensors)
+        except (ValueError, RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: large state does not fit the learner: {exc}") from exc
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a checkpoint (safetensors; ``.safetensors`` is appended if ``path`` has no suffix).
@@ -395,7 +680,7 @@ class MetaLearner(ABC):
         header = {
             "format": CHECKPOINT_FORMAT,
             "format_version": str(CHECKPOINT_VERSION),
-            "class": type(self).__name__,
+            "class": self.registry_name,
             "config": json.dumps(self._get_config(), sort_keys=True),
             "family": json.dumps(self._family_spec, sort_keys=True),
             "state": json.dumps(state, sort_keys=True),
@@ -416,7 +701,7 @@ class MetaLearner(ABC):
         :raises CheckpointError: not a checkpoint, corrupted, or of another learner class
         """
         header, tensors = read_checkpoint(path)
-        learner_cls = MetaLearner.registry[header["class"]]  # read_checkpoint checked that it is known
+        learner_cls = _learner_class(header["class"])  # read_checkpoint checked that it is known
         if not issubclass(learner_cls, cls):
             raise CheckpointError(
                 f"{path}: this checkpoint holds a {learner_cls.__name__} learner, not a {cls.__name__}; "
@@ -493,8 +778,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             f"{path} is a safetensors file but not {expected}: its header has no format={CHECKPOINT_FORMAT!r} entry"
         )
     version = metadata.get("format_version")
-    if version != str(CHECKPOINT_VERSION):
-        raise CheckpointError(f"{path}: checkpoint format version {version!r}, this hyperbench reads {CHECKPOINT_VERSION}")
+    if version not in _READABLE_VERSIONS:
+        raise CheckpointError(f"{path}: checkpoint format version {version!r}, this hyperbench reads {list(_READABLE_VERSIONS)}")
     if metadata.get("sha256") != _tensor_digest(tensors):
         raise CheckpointError(f"{path} is corrupted: the tensor data does not match the checksum in its header")
     header: dict[str, Any] = {"class": metadata.get("class", "")}
@@ -503,16 +788,22 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             header[key] = json.loads(metadata[key])
         except (KeyError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"{path} is corrupted: header entry {key!r} is missing or not JSON ({exc})") from exc
-    if header["class"] not in MetaLearner.registry:
+    if _learner_class(header["class"]) is None:
         import hyperbench.meta  # noqa: F401  (registers the built-in learners)
 
-    if header["class"] not in MetaLearner.registry:
+    if _learner_class(header["class"]) is None:
         close = difflib.get_close_matches(str(header["class"]), list(MetaLearner.registry), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise CheckpointError(
-            f"{path}: unknown learner class {header['class']!r}; known: {sorted(MetaLearner.registry)}.{hint}"
+            f"{path}: unknown learner class {header['class']!r}; known: {sorted(MetaLearner.registry)}.{hint} "
+            "(a plugin learner's module must be imported before its checkpoints are loaded)"
         )
     return header, tensors
+
+
+def _learner_class(name: str) -> type[MetaLearner] | None:
+    """The registered class of a checkpoint's ``class`` entry (a qualified name, or a built-in's bare name)."""
+    return MetaLearner.registry.get(name) or MetaLearner.registry.get(BUILTIN_LEARNERS.get(name, ""))
 
 
 def load_learner(path: str | os.PathLike[str], family: Any = None) -> MetaLearner:
@@ -523,4 +814,6 @@ def load_learner(path: str | os.PathLike[str], family: Any = None) -> MetaLearne
     :return: the learner
     """
     header, tensors = read_checkpoint(path)
-    return MetaLearner.registry[header["class"]]._restore(header, tensors, family, str(path))
+    learner_cls = _learner_class(header["class"])
+    assert learner_cls is not None
+    return learner_cls._restore(header, tensors, family, str(path))

@@ -39,7 +39,7 @@ import torch as th
 from torch.func import functional_call, grad, vmap
 
 from hyperbench.meta.advantages import task_advantages
-from hyperbench.meta.base import EvalResult, MetaLearner
+from hyperbench.meta.base import PRE_ADAPTATION, MetaLearner
 from hyperbench.meta.policies import (
     GaussianPolicy,
     HyperGaussianPolicy,
@@ -47,13 +47,15 @@ from hyperbench.meta.policies import (
     diag_gaussian_kl,
     diag_gaussian_log_prob,
 )
-from hyperbench.meta.sampler import EpisodeBatch, TaskBatchSampler
+from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, Transition
 from hyperbench.meta.trpo import LineSearchResult, conjugate_gradient, trpo_line_search
 
-__all__ = ["MAML", "VARIANTS", "MAMLConfig", "MAMLState", "MetaBatch", "MetaStep"]
+__all__ = ["MAML", "POST_ADAPTATION", "VARIANTS", "MAMLConfig", "MAMLRolloutState", "MAMLState", "MetaBatch", "MetaStep"]
 
 #: The three policy variants.
 VARIANTS: tuple[str, ...] = ("maml", "context-maml", "hyper-maml")
+#: Label of the episodes collected with the adapted policies (MAML's score).
+POST_ADAPTATION = "post-adaptation"
 
 Params = dict[str, th.Tensor]
 
@@ -110,7 +112,7 @@ class MAMLConfig:
     """``hyper-maml``: keep the inner step's update of the hypernetwork heads in factored (rank-one per step)
     form. Exact (the same numbers as the dense update) and much cheaper; ``False`` materialises it."""
     max_envs: int = 1024
-    """environments stepped together by the sampler"""
+    """environments stepped together by the rollout loop"""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -189,6 +191,18 @@ class MAMLState:
     task: Any = None
 
 
+@dataclass
+class MAMLRolloutState:
+    """MAML's adaptation state for a batch of ``T`` task rows in the rollout loop: the meta-parameters θ the
+    meta-episode started with, the per-task adapted parameters (``{}`` before the first inner step, then every
+    tensor ``(T, ...)``), the oracle contexts and the advantages of each adaptation phase."""
+
+    theta: Params
+    contexts: th.Tensor | None
+    adapted: Params = dataclasses.field(default_factory=dict)
+    advantages: list[th.Tensor] = dataclasses.field(default_factory=list)
+
+
 class MetaBatch(NamedTuple):
     """The data of one meta-update: pre- and post-adaptation episodes of ``T`` tasks."""
 
@@ -233,6 +247,10 @@ class MAML(MetaLearner):
     :param family_kwargs: family options when ``family`` is a name
     """
 
+    headline = Headline(
+        (POST_ADAPTATION,), "episode", "return of each episode with the adapted policy (after the inner step(s))"
+    )
+
     def __init__(
         self,
         family: Any,
@@ -253,15 +271,18 @@ class MAML(MetaLearner):
             config = dataclasses.replace(config, variant=variant)
         self.config: MAMLConfig = config
         super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs)
-        self._sampler: TaskBatchSampler | None = None
         if _spaces is None:
-            sampler = self.sampler
+            loop = self.rollout
+            if loop.discrete:
+                raise ValueError(
+                    f"MAML's Gaussian policy needs a Box action space; {self.family.name} has {loop.action_space}"
+                )
             _spaces = {
-                "obs_dim": sampler.obs_dim,
-                "act_dim": sampler.act_dim,
+                "obs_dim": loop.obs_dim,
+                "act_dim": loop.act_dim,
                 "context_dim": int(self.family.context_dim),
-                "action_low": sampler.action_low.tolist(),
-                "action_high": sampler.action_high.tolist(),
+                "action_low": loop.action_low.tolist(),
+                "action_high": loop.action_high.tolist(),
             }
         self.spaces = dict(_spaces)
         self.action_low = np.asarray(self.spaces["action_low"], dtype=np.float32)
@@ -272,6 +293,19 @@ class MAML(MetaLearner):
         self.context_dim = self.spaces["context_dim"] if self.config.uses_context else 0
         #: statistics of the last meta-update (read by tests and diagnostics)
         self.last_update: dict[str, float] = {}
+
+    # ---------------------------------------------------------------------------------- suite methods
+    @classmethod
+    def suite_defaults(cls, variant: str = "maml", **fixed: Any) -> dict[str, Any]:
+        """Every :class:`MAMLConfig` field but ``variant`` (fixed by the method name), as plain values."""
+        values = MAMLConfig(variant=variant).to_dict()
+        values.pop("variant")
+        return values
+
+    @classmethod
+    def from_suite(cls, family: Any, config: Mapping[str, Any], seed: int, variant: str = "maml", **fixed: Any) -> MAML:
+        """The learner of the suite method ``variant`` (``maml``, ``context-maml``, ``hyper-maml``)."""
+        return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None)
 
     # ------------------------------------------------------------------------------------------ setup
     def _make_policy(self) -> GaussianPolicy:
@@ -295,12 +329,8 @@ class MAML(MetaLearner):
         context_dim = sp["context_dim"] if cfg.variant == "context-maml" else 0
         return MLPGaussianPolicy(sp["obs_dim"], sp["act_dim"], context_dim, hidden=cfg.hidden, init_std=cfg.init_std)
 
-    @property
-    def sampler(self) -> TaskBatchSampler:
-        """The rollout sampler over the family (built on first use)."""
-        if self._sampler is None:
-            self._sampler = TaskBatchSampler(self.family, max_envs=self.config.max_envs)
-        return self._sampler
+    def _max_envs(self) -> int:
+        return self.config.max_envs
 
     @property
     def variant(self) -> str:
@@ -471,17 +501,51 @@ class MAML(MetaLearner):
         in_dims = (None, 0, 0, None if contexts is None else 0)
         return vmap(self._mean, in_dims=in_dims)(theta, adapted, obs, contexts)
 
-    def _act_fn(self, theta: Params, adapted: Params, contexts: th.Tensor | None) -> Any:
-        """The sampler's policy callback for θ (``adapted == {}``) or the per-task adapted policies."""
+    # ------------------------------------------------------------------ the rollout contract (base.py)
+    def _phases(self, n_episodes: int, n_post_episodes: int) -> tuple[Phase, ...]:
+        """``n_inner_steps`` adaptation phases of ``n_episodes`` episodes (always sampled), then the
+        post-adaptation phase."""
+        labels = [PRE_ADAPTATION] + [f"adaptation-{i}" for i in range(1, self.config.n_inner_steps)]
+        return (*(Phase(lab, n_episodes, explore=True) for lab in labels), Phase(POST_ADAPTATION, n_post_episodes))
 
-        def act(task_slice: slice, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-            ctx = None if contexts is None else contexts[task_slice]
-            sliced = {k: v[task_slice] for k, v in adapted.items()}
-            mean = self._task_means(theta, sliced, obs, ctx)
-            log_std = sliced["log_std"].unsqueeze(1) if sliced else theta["log_std"]
-            return mean, log_std
+    def meta_episode(self, n_episodes: int) -> tuple[Phase, ...]:
+        """MAML's protocol: ``episodes_per_task`` episodes with θ per inner step, then ``n_episodes`` episodes
+        with the adapted policy (the headline)."""
+        return self._phases(self.config.episodes_per_task, n_episodes)
 
-        return act
+    def begin_meta_episode(self, tasks: Sequence[Any]) -> MAMLRolloutState:
+        return MAMLRolloutState(self._detached(), self._contexts(tasks))
+
+    def act(
+        self, state: Any, obs: th.Tensor, rows: slice, phase: int, deterministic: bool, generator: th.Generator
+    ) -> th.Tensor:
+        ctx = None if state.contexts is None else state.contexts[rows]
+        sliced = {k: v[rows] for k, v in state.adapted.items()}
+        mean = self._task_means(state.theta, sliced, obs, ctx)
+        log_std = sliced["log_std"].unsqueeze(1) if sliced else state.theta["log_std"]
+        return mean if deterministic else mean + th.exp(log_std) * th.randn(mean.shape, generator=generator)
+
+    def observe(self, state: Any, transition: Transition, rows: slice, phase: int) -> Any:
+        return state  # the inner step uses the whole phase (end_phase)
+
+    def end_phase(self, state: Any, phase: int, batch: EpisodeBatch) -> Any:
+        """After an adaptation phase: advantages and one inner step for every task (no meta-gradient graph)."""
+        cfg = self.config
+        if phase >= cfg.n_inner_steps:
+            return state
+        adv = task_advantages(batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages)
+        adapted = self._adapt_batched(state.theta, state.adapted, batch, adv, state.contexts)
+        state.adapted = {k: v.detach() for k, v in adapted.items()}
+        state.advantages.append(adv)
+        return state
+
+    def _evaluation_info(self) -> dict[str, Any]:
+        return {
+            "protocol": "maml",
+            "adaptation_episodes": self.config.episodes_per_task,
+            "inner_steps": self.config.n_inner_steps,
+            "inner_lr": self.config.alpha,
+        }
 
     # ------------------------------------------------------------------------------------- adaptation
     def _adapt_and_collect(
@@ -494,22 +558,10 @@ class MAML(MetaLearner):
         deterministic_post: bool = False,
     ) -> tuple[list[EpisodeBatch], list[th.Tensor], Params, EpisodeBatch]:
         """Pre-adaptation episodes, inner step(s), post-adaptation episodes (no meta-gradient graph)."""
-        cfg = self.config
-        contexts = self._contexts(tasks)
-        theta = self._detached()
-        pre, pre_adv = [], []
-        adapted: Params = {}
-        for _ in range(cfg.n_inner_steps):
-            batch = self.sampler.sample(tasks, n_episodes, self._act_fn(theta, adapted, contexts), rng, generator)
-            adv = task_advantages(batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages)
-            adapted = {k: v.detach() for k, v in self._adapt_batched(theta, adapted, batch, adv, contexts).items()}
-            pre.append(batch)
-            pre_adv.append(adv)
-        post = self.sampler.sample(
-            tasks, n_post_episodes or n_episodes, self._act_fn(theta, adapted, contexts), rng, generator,
-            deterministic=deterministic_post,
-        )  # fmt: skip
-        return pre, pre_adv, adapted, post
+        phases = self._phases(n_episodes, n_post_episodes or n_episodes)
+        rollout = self.rollout.run(self, tasks, phases, rng, generator, deterministic=deterministic_post)
+        state = rollout.state
+        return rollout.batches[:-1], list(state.advantages), state.adapted, rollout.batches[-1]
 
     def collect_meta_batch(
         self,
@@ -668,10 +720,6 @@ class MAML(MetaLearner):
         adapted = {k: v[0].detach().clone() for k, v in params.items()}
         return MAMLState(adapted, self.initial_state(task).context, task)
 
-    def _eval_streams(self, seed: int) -> tuple[np.random.Generator, th.Generator]:
-        ss = np.random.SeedSequence([self.seed, int(seed), 0xE7A1])
-        return np.random.default_rng(ss), th.Generator().manual_seed(int(ss.generate_state(1)[0]))
-
     @th.no_grad()
     def predict(
         self,
@@ -727,45 +775,6 @@ class MAML(MetaLearner):
         actions = mean if deterministic else mean + log_std.exp() * th.randn(mean.shape)
         out = np.clip(actions.numpy(), self.action_low, self.action_high)
         return (out[0] if single else out), state
-
-    @th.no_grad()
-    def evaluate(self, tasks: Sequence[Any], n_episodes: int, seed: int = 0, deterministic: bool = False) -> EvalResult:
-        """MAML's protocol: per task, ``episodes_per_task`` episodes with θ (pre-adaptation returns), the inner
-        step(s), then ``n_episodes`` episodes with the adapted policy (post-adaptation returns).
-
-        Evaluation draws from its own seeded streams, so it never disturbs training and is reproducible.
-
-        :param tasks: tasks of the family
-        :param n_episodes: post-adaptation episodes per task
-        :param seed: evaluation seed
-        :param deterministic: act with the mean action after adaptation (adaptation episodes always sample)
-        :return: the result, with ``pre_adaptation_returns``
-        """
-        tasks = list(tasks)
-        if not tasks or n_episodes < 1:
-            raise ValueError(f"evaluate needs at least one task and n_episodes >= 1, got {len(tasks)} and {n_episodes}")
-        rng, gen = self._eval_streams(seed)
-        with th.enable_grad():  # the inner step needs gradients (torch.func.grad ignores an outer no_grad anyway)
-            pre, _, _, post = self._adapt_and_collect(
-                tasks, self.config.episodes_per_task, rng, gen, n_post_episodes=n_episodes, deterministic_post=deterministic
-            )
-        succ = None if post.successes is None else post.successes.numpy().astype(float)
-        pre_succ = None if pre[0].successes is None else pre[0].successes.numpy().astype(float)
-        return EvalResult(
-            returns=post.returns.numpy().astype(float),
-            tasks=[t.to_dict() if hasattr(t, "to_dict") else t for t in tasks],
-            successes=succ,
-            pre_adaptation_returns=pre[0].returns.numpy().astype(float),
-            pre_adaptation_successes=pre_succ,
-            info={
-                "protocol": "maml",
-                "adaptation_episodes": self.config.episodes_per_task,
-                "inner_steps": self.config.n_inner_steps,
-                "inner_lr": self.config.alpha,
-                "seed": seed,
-                "deterministic": deterministic,
-            },
-        )
 
     # ------------------------------------------------------------------------------------ persistence
     def _get_config(self) -> dict[str, Any]:

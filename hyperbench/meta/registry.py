@@ -1,78 +1,85 @@
-"""The MAML family as suite methods: ``maml``, ``context-maml``, ``hyper-maml``.
+"""The in-repo meta learners as suite methods (``maml``, ``context-maml``, ``hyper-maml``, …).
 
 This module does not import :mod:`hyperbench.bench` (``meta`` sits below ``bench``): the bench registry
 (``hyperbench.bench.methods``) calls :func:`register_all` with its own ``register_method``.
 
-Every :class:`~hyperbench.meta.MAMLConfig` field except ``variant`` is a configurable default, so a suite
-may write e.g. ``{name: hyper-maml, config: {meta_batch_size: 20, hidden: [64, 64]}}``.
+A suite method is a learner class plus fixed constructor arguments (MAML's ``variant``) and the learner's
+configurable defaults; every method is built by the same factory (:func:`build_method`) and restored by the
+bench's generic loader (:func:`hyperbench.meta.load_learner`, whatever the checkpoint's class). Adding a
+learner is one :class:`LearnerMethod` entry in :data:`METHODS`: its class must provide
+``suite_defaults(**fixed)`` (the configurable values) and ``from_suite(family, config, seed, **fixed)``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from hyperbench.meta.maml import MAML, VARIANTS, MAMLConfig
+from hyperbench.meta.base import MetaLearner
+from hyperbench.meta.maml import MAML, VARIANTS
 
-__all__ = ["METHODS", "load_maml", "make_context_maml", "make_hyper_maml", "make_maml", "maml_defaults", "register_all"]
+__all__ = ["METHODS", "LearnerMethod", "build_method", "register_all"]
 
-_DESCRIPTIONS = {
+
+@dataclass(frozen=True)
+class LearnerMethod:
+    """One suite method of an in-repo learner."""
+
+    learner: type[MetaLearner]
+    """the learner class"""
+    fixed: Mapping[str, Any]
+    """constructor arguments the method name fixes (not overridable by suites)"""
+    description: str
+    """one line for listings and reports"""
+    action_kinds: tuple[str, ...] = ("box", "discrete")
+    """action spaces the learner can act in"""
+    needs_context: bool = False
+    """the learner reads the oracle context"""
+    episodes_per_task: int = 1
+    """episodes of one task per meta-episode"""
+    requires: tuple[str, ...] = field(default_factory=tuple)
+    """modules that must import for the method to run"""
+
+    def defaults(self) -> dict[str, Any]:
+        """The configurable defaults, as plain values."""
+        return dict(self.learner.suite_defaults(**self.fixed))
+
+
+def build_method(ctx: Any, *, name: str) -> MetaLearner:
+    """Factory of every method of :data:`METHODS` (``ctx``: the bench's ``BuildContext``).
+
+    :param ctx: build context (``ctx.task.family``, ``ctx.config``, ``ctx.seed``)
+    :param name: the method's name
+    """
+    entry = METHODS[name]
+    family = ctx.task.family
+    if family is None:
+        raise ValueError(f"{name} is a meta-learner: it needs a task family (e.g. point-robot), not {ctx.task.name!r}")
+    known = set(entry.defaults())
+    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(ctx.config).items() if k in known}
+    # keys outside the learner's defaults (e.g. a suite-wide "device") are not ours
+    return entry.learner.from_suite(family, config, int(ctx.seed), **entry.fixed)
+
+
+_MAML_DESCRIPTIONS = {
     "maml": "MAML-TRPO (Finn et al. 2017): MLP policy, no context, one inner policy-gradient step",
     "context-maml": "Context-MAML (Sarafian et al. 2021): MAML with an MLP on [state, oracle context]",
     "hyper-maml": "Hyper-MAML (Sarafian et al. 2021): MAML with a hypernetwork policy, oracle context -> weights",
 }
 
-
-def maml_defaults(variant: str) -> dict[str, Any]:
-    """The configurable defaults of one variant, as plain values (``variant`` itself is fixed by the name).
-
-    :param variant: one of :data:`~hyperbench.meta.maml.VARIANTS`
-    """
-    values = MAMLConfig(variant=variant).to_dict()
-    values.pop("variant")
-    return values
-
-
-def _build(ctx: Any, variant: str) -> MAML:
-    family = ctx.task.family
-    if family is None:
-        raise ValueError(f"{variant} is a meta-learner: it needs a task family (e.g. point-robot), not {ctx.task.name!r}")
-    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(ctx.config).items()}
-    known = {f.name for f in dataclasses.fields(MAMLConfig)}
-    config = {k: v for k, v in config.items() if k in known}  # e.g. a suite-wide "device" is not ours
-    return MAML(family, variant=variant, config=config, seed=int(ctx.seed), tensorboard_log=None)
-
-
-def make_maml(ctx: Any) -> MAML:
-    """Factory of ``maml`` (``ctx``: the bench's ``BuildContext``)."""
-    return _build(ctx, "maml")
-
-
-def make_context_maml(ctx: Any) -> MAML:
-    """Factory of ``context-maml``."""
-    return _build(ctx, "context-maml")
-
-
-def make_hyper_maml(ctx: Any) -> MAML:
-    """Factory of ``hyper-maml``."""
-    return _build(ctx, "hyper-maml")
-
-
-def load_maml(path: str, ctx: Any) -> MAML:
-    """Restore a checkpoint for a resumed run, attached to the run's own family object."""
-    return MAML.load(path, family=ctx.task.family)
-
-
-#: name → keyword arguments of the bench's ``register_method`` (lazy string entry points).
-METHODS: dict[str, dict[str, Any]] = {
-    name: {
-        "factory": f"hyperbench.meta.registry:make_{name.replace('-', '_')}",
-        "kind": "meta",
-        "defaults": maml_defaults(name),
-        "description": _DESCRIPTIONS[name],
-        "loader": "hyperbench.meta.registry:load_maml",
-    }
+#: name → method. MAML's Gaussian policy needs Box actions; its meta-episode holds adaptation and
+#: post-adaptation episodes of one task.
+METHODS: dict[str, LearnerMethod] = {
+    name: LearnerMethod(
+        MAML,
+        {"variant": name},
+        _MAML_DESCRIPTIONS[name],
+        action_kinds=("box",),
+        needs_context=name != "maml",
+        episodes_per_task=2,
+    )
     for name in VARIANTS
 }
 
@@ -84,10 +91,17 @@ def register_all(register_method: Callable[..., Any], replace: bool = False) -> 
     :param replace: replace existing registrations of the same names
     :return: the registered names
     """
-    for name, kwargs in METHODS.items():
-        register_method(name, **_plain(kwargs), replace=replace)
+    for name, entry in METHODS.items():
+        register_method(
+            name,
+            functools.partial(build_method, name=name),
+            kind="meta",
+            defaults=entry.defaults(),
+            description=entry.description,
+            action_kinds=entry.action_kinds,
+            needs_context=entry.needs_context,
+            episodes_per_task=entry.episodes_per_task,
+            requires=entry.requires,
+            replace=replace,
+        )
     return list(METHODS)
-
-
-def _plain(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in kwargs.items()}

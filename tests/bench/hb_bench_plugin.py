@@ -3,22 +3,22 @@
 - ``hb/Bandit-v0``: a one-step continuous bandit, reward −(a − 0.5)², so a learner that works reaches ≈ 0 fast;
 - ``hb/NaNReward-v0``: every reward is NaN (the run must be recorded as failed, not crash the suite);
 - ``hb-raises``: a method whose factory raises;
-- ``hb-meta-stub``: a tiny meta learner (no torch) whose evaluation return rises with training steps;
+- ``hb-meta-stub``: a tiny meta learner (no network) whose evaluation return rises with training steps;
 - ``hb-td3-tiny``: TD3 with small networks, a registered SB3 method built through the public API.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch as th
 from gymnasium import spaces
 
 from hyperbench.bench.registry import BuildContext, get_method, list_methods, register_method
+from hyperbench.meta import EvalResult, MetaLearner, Phase
 
 
 class BanditEnv(gym.Env):
@@ -47,50 +47,53 @@ def _raise(ctx: BuildContext) -> Any:
     raise RuntimeError("boom: this factory always fails")
 
 
-class StubMetaLearner:
+class StubMetaLearner(MetaLearner):
     """A meta learner without a network: its evaluation return is −100 / (1 + steps / 100)."""
 
-    def __init__(self, family: Any, step_size: int = 50) -> None:
-        self.family = family
+    def __init__(self, family: Any, step_size: int = 50, seed: int = 0) -> None:
+        super().__init__(family, seed=seed)
         self.step_size = step_size
-        self.num_timesteps = 0
-        self.logger = None
 
-    def get_env(self) -> None:
+    def _train_iteration(self) -> tuple[int, dict[str, float]]:
+        return self.step_size, {}
+
+    def meta_episode(self, n_episodes: int) -> tuple[Phase, ...]:
+        return (Phase("episode", n_episodes),)
+
+    def begin_meta_episode(self, tasks: Sequence[Any]) -> None:
         return None
 
-    def learn(self, total_timesteps: int, callback: Any = None, reset_num_timesteps: bool = True) -> StubMetaLearner:
-        if reset_num_timesteps:
-            self.num_timesteps = 0
-        end = self.num_timesteps + total_timesteps
-        if callback is not None:
-            callback.init_callback(self)
-            callback.on_training_start(locals(), globals())
-        while self.num_timesteps < end:
-            self.num_timesteps += self.step_size
-            if callback is not None and not callback.on_step():
-                break
-        if callback is not None:
-            callback.on_training_end()
-        return self
+    def act(self, state: Any, obs: th.Tensor, rows: slice, phase: int, deterministic: bool, generator: th.Generator) -> th.Tensor:
+        return th.zeros(*obs.shape[:2], 2)
 
-    def evaluate(self, tasks: Sequence[Any], n_episodes: int) -> dict[str, Any]:
+    def evaluate(self, tasks: Sequence[Any], n_episodes: int, seed: int = 0, deterministic: bool = False) -> EvalResult:
         value = -100.0 / (1.0 + self.num_timesteps / 100.0)
-        return {"returns": np.full((len(tasks), n_episodes), value)}
+        return EvalResult(
+            episode_returns=np.full((len(tasks), n_episodes), value),
+            tasks=[t.to_dict() for t in tasks],
+            phases=("episode",) * n_episodes,
+            headline=self.headline,
+        )
 
-    def save(self, path: str) -> None:
-        Path(path).write_text(json.dumps({"num_timesteps": self.num_timesteps, "step_size": self.step_size}))
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False) -> Any:
+        return np.zeros(2), state
+
+    def _get_config(self) -> dict[str, Any]:
+        return {"step_size": self.step_size, "seed": self.seed}
 
     @classmethod
-    def load(cls, path: str, family: Any = None) -> StubMetaLearner:
-        data = json.loads(Path(path).read_text())
-        learner = cls(family, data["step_size"])
-        learner.num_timesteps = data["num_timesteps"]
-        return learner
+    def _from_config(cls, config: Any, family: Any) -> StubMetaLearner:
+        return cls(family, int(config["step_size"]), int(config["seed"]))
+
+    def _get_tensors(self) -> dict[str, th.Tensor]:
+        return {}
+
+    def _set_tensors(self, tensors: Any) -> None:
+        pass
 
 
 def _stub_meta(ctx: BuildContext) -> StubMetaLearner:
-    return StubMetaLearner(ctx.task.family, int(ctx.config["step_size"]))
+    return StubMetaLearner(ctx.task.family, int(ctx.config["step_size"]), ctx.seed)
 
 
 def _tiny_td3(ctx: BuildContext) -> Any:

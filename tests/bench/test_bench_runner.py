@@ -173,24 +173,33 @@ def test_saved_policy_weights_rebuild_the_same_policy(tmp_path, tiny_suite):
     assert -((float(after.reshape(-1)[0]) - 0.5) ** 2) == pytest.approx(rec.final_score, abs=1e-5)
 
 
-def test_meta_evaluator_passes_a_fresh_seed_only_to_learners_that_take_one():
+def test_meta_evaluator_passes_the_seed_and_reads_the_headline():
     from types import SimpleNamespace
 
     from hyperbench.bench.runner import MetaEvaluator
+    from hyperbench.meta import EvalResult, Headline
 
     task = SimpleNamespace(test_tasks=lambda max_tasks: ["a", "b"])
     seen = []
 
-    class Seeded:
+    class TwoPhase:
+        """Adaptation episodes score −seed, the headline (post) episodes +seed."""
+
         def evaluate(self, tasks, n_episodes, seed=0):
             seen.append(seed)
-            return {"returns": [[float(seed)]] * len(tasks)}
+            matrix = np.array([[-float(seed)] * 2 + [float(seed)] * n_episodes] * len(tasks))
+            phases = ("pre",) * 2 + ("post",) * n_episodes
+            return EvalResult(matrix, [{}] * len(tasks), phases, Headline(("post",)))
 
-    class Unseeded:
-        def evaluate(self, tasks, n_episodes):
+    outcome = MetaEvaluator(task, 3, None, seed=7)(TwoPhase())
+    assert outcome.returns == [7.0] * 6 and outcome.per_task == {"test-0": 7.0, "test-1": 7.0}
+    assert outcome.episode_returns == [[-7.0, -7.0, 7.0, 7.0, 7.0]] * 2 and outcome.phases == ["pre", "pre"] + ["post"] * 3
+    assert MetaEvaluator(task, 1, None)(TwoPhase()).returns == [0.0, 0.0]
+    assert seen == [7, 0]
+
+    class Untyped:
+        def evaluate(self, tasks, n_episodes, seed=0):
             return {"returns": [[1.0]] * len(tasks)}
 
-    assert MetaEvaluator(task, 1, None, seed=7)(Seeded()).returns == [7.0, 7.0]
-    assert MetaEvaluator(task, 1, None)(Seeded()).returns == [0.0, 0.0]  # the learner's own default
-    assert MetaEvaluator(task, 1, None, seed=7)(Unseeded()).returns == [1.0, 1.0]
-    assert seen == [7, 0]
+    with pytest.raises(TypeError, match="must return a hyperbench.meta.EvalResult"):
+        MetaEvaluator(task, 1, None)(Untyped())

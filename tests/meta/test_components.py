@@ -13,7 +13,7 @@ from hyperbench.meta import MAML, HyperGaussianPolicy, MLPGaussianPolicy
 from hyperbench.meta.advantages import discounted_returns, fit_linear_baseline, gae, task_advantages
 from hyperbench.meta.maml import _flat
 from hyperbench.meta.policies import diag_gaussian_kl, diag_gaussian_log_prob
-from hyperbench.meta.sampler import EpisodeBatch
+from hyperbench.meta.rollout import EpisodeBatch
 from hyperbench.meta.trpo import conjugate_gradient, trpo_line_search
 
 from .conftest import TINY
