@@ -141,7 +141,9 @@ class Sb3Evaluator:
             per_task=per_task or None,
             episode_returns=matrix if rectangular else None,
             episode_successes=(
-                np.asarray(successes, dtype=float).reshape(len(matrix), width).tolist() if has_success and rectangular else None
+                np.asarray(successes, dtype=float).reshape(len(matrix), width).tolist()
+                if has_success and rectangular
+                else None
             ),
             phases=[EPISODE] * width if rectangular else None,
             headline={"phases": [EPISODE], "per": "episode", "description": "return of each evaluation episode"},

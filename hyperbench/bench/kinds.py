@@ -51,6 +51,7 @@ class MethodKind(ABC):
         :param method: the method
         :param ctx: its build context (``ctx.task`` is the task)
         """
+        return None
 
     def build(self, method: MethodSpec, ctx: BuildContext) -> Any:
         """A fresh learner from the method's factory.
@@ -64,6 +65,7 @@ class MethodKind(ABC):
 
     def check_learner(self, method: MethodSpec, learner: Any) -> None:
         """Raise ``TypeError`` if the factory built something this kind cannot drive (default: accept)."""
+        return None
 
     @abstractmethod
     def load_learner(self, method: MethodSpec, path: str, ctx: BuildContext) -> Any:
@@ -185,10 +187,17 @@ class MetaKind(MethodKind):
             learner.save_large_state(directory / LARGE_STATE_FILE)
 
     def load_checkpoint(self, method: MethodSpec, directory: Path, ctx: BuildContext, attempt: int) -> Any:
+        from hyperbench.meta.base import CheckpointError
+
         learner = method.load(str(directory / "learner"), ctx)
         self.check_learner(method, learner)
         if (directory / LARGE_STATE_FILE).exists():
             learner.load_large_state(directory / LARGE_STATE_FILE)
+        elif learner.has_large_state:
+            raise CheckpointError(
+                f"{directory}: {type(learner).__name__} declares large state (e.g. a replay buffer) but the checkpoint "
+                f"has no {LARGE_STATE_FILE}; delete the checkpoint directory to restart the run from scratch"
+            )
         return learner
 
     def save_policy(self, learner: Any, directory: Path) -> None:

@@ -266,8 +266,11 @@ class RunRecord:
                     "returns": list(self.final.returns),
                     "success_rate": self.final.success_rate,
                     "per_task_return": None if self.final.per_task_return is None else dict(self.final.per_task_return),
-                    **({"episodes": None if self.final.episodes is None else dict(self.final.episodes)}
-                       if self.schema_version >= 2 else {}),
+                    **(
+                        {"episodes": None if self.final.episodes is None else dict(self.final.episodes)}
+                        if self.schema_version >= 2
+                        else {}
+                    ),
                 },
                 "config": dict(self.config),
                 "config_hash": self.config_hash,

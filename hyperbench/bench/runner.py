@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from hyperbench.bench.evaluators import EvalOutcome, MetaEvaluator, Sb3Evaluator
 from hyperbench.bench.files import (
     atomic_publish_dir,
     json_safe,
@@ -48,6 +47,7 @@ from hyperbench.bench.files import (
     provenance,
     remove_stale_tmp,
 )
+from hyperbench.bench.kinds import MethodKind
 from hyperbench.bench.record import (
     EvalSummary,
     Failure,
@@ -59,8 +59,6 @@ from hyperbench.bench.record import (
     record_path,
     task_slug,
 )
-from hyperbench.bench.evaluators import EvalOutcome, MetaEvaluator, Sb3Evaluator, derived_seed
-from hyperbench.bench.kinds import MethodKind
 from hyperbench.bench.registry import BuildContext, MethodSpec, get_method
 from hyperbench.bench.suite import RunSpec
 from hyperbench.bench.tasks import resolve_task

@@ -76,6 +76,7 @@ class GridNaviVectorEnv(VectorTaskEnv):
         self._moves = np.array(MOVES, dtype=np.int64)
         self._cell = np.zeros((0, 2), dtype=np.int64)
         self._goal = np.zeros((0, 2), dtype=np.int64)
+        self._succeeded = np.zeros(0, dtype=bool)
 
     def reset(self, tasks: Any, seeds: Any) -> np.ndarray:
         if len(tasks) != len(seeds):
@@ -88,6 +89,7 @@ class GridNaviVectorEnv(VectorTaskEnv):
         self.num_envs = len(tasks)
         self._goal = np.array(goals, dtype=np.int64).reshape(self.num_envs, 2)
         self._cell = np.tile(np.array(START, dtype=np.int64), (self.num_envs, 1))
+        self._succeeded = np.zeros(self.num_envs, dtype=bool)
         return self._cell.astype(np.float32)
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> VectorStep:
@@ -100,8 +102,9 @@ class GridNaviVectorEnv(VectorTaskEnv):
         self._cell = np.where(active[:, None], moved, self._cell)
         at_goal = (self._cell == self._goal).all(axis=1) & active
         reward = np.where(active, np.where(at_goal, 1.0, -0.1), 0.0)
+        self._succeeded |= at_goal
         none = np.zeros(n, dtype=bool)
-        return VectorStep(self._cell.astype(np.float32), reward, none, none.copy(), at_goal)
+        return VectorStep(self._cell.astype(np.float32), reward, none, none.copy(), self._succeeded & active)
 
 
 class GridNaviFamily(TaskFamily):

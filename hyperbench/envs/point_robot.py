@@ -70,6 +70,7 @@ class PointRobotVectorEnv(VectorTaskEnv):
         super().__init__(family)
         self._position = np.zeros((0, 2))
         self._goal = np.zeros((0, 2))
+        self._succeeded = np.zeros(0, dtype=bool)
 
     def reset(self, tasks: Any, seeds: Any) -> np.ndarray:
         if len(tasks) != len(seeds):
@@ -82,6 +83,7 @@ class PointRobotVectorEnv(VectorTaskEnv):
         self.num_envs = len(tasks)
         self._goal = np.array(goals, dtype=np.float64).reshape(self.num_envs, 2)
         self._position = np.zeros((self.num_envs, 2))
+        self._succeeded = np.zeros(self.num_envs, dtype=bool)
         return self._position.astype(np.float32)
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> VectorStep:
@@ -95,8 +97,9 @@ class PointRobotVectorEnv(VectorTaskEnv):
         success = (distance < family.goal_radius) & active
         reward = success.astype(np.float64) if family.sparse else -distance
         reward = np.where(active, reward, 0.0)
+        self._succeeded |= success
         none = np.zeros(n, dtype=bool)
-        return VectorStep(self._position.astype(np.float32), reward, none, none.copy(), success)
+        return VectorStep(self._position.astype(np.float32), reward, none, none.copy(), self._succeeded & active)
 
 
 class PointRobotFamily(TaskFamily):

@@ -26,6 +26,9 @@ from gymnasium import spaces
 
 __all__ = ["SerialVectorEnv", "VectorStep", "VectorTaskEnv"]
 
+#: Reset seeds: a sequence or a 1-D integer array.
+Seeds = Sequence[int] | np.ndarray
+
 
 class VectorStep(NamedTuple):
     """The result of one :meth:`VectorTaskEnv.step`; every array has a leading ``n`` dimension."""
@@ -39,7 +42,8 @@ class VectorStep(NamedTuple):
     truncated: np.ndarray
     """``(n,)`` bool"""
     success: np.ndarray
-    """``(n,)`` bool: the step's info reported success (``is_success`` or ``success``)"""
+    """``(n,)`` bool: the episode has succeeded at some step so far (the single env's ``info["is_success"]``);
+    ``False`` for environments that were not stepped"""
 
 
 class VectorTaskEnv(ABC):
@@ -70,7 +74,7 @@ class VectorTaskEnv(ABC):
         return int(np.prod(self.observation_space.shape or (1,)))
 
     @abstractmethod
-    def reset(self, tasks: Sequence[Any], seeds: Sequence[int]) -> np.ndarray:
+    def reset(self, tasks: Sequence[Any], seeds: Seeds) -> np.ndarray:
         """Put environment ``i`` in ``tasks[i]`` and start an episode seeded with ``seeds[i]``.
 
         :param tasks: one task per environment (their number sets :attr:`num_envs`)
@@ -87,7 +91,7 @@ class VectorTaskEnv(ABC):
         :return: the step
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: array implementations hold nothing to release)
         """Release the environments."""
 
 
@@ -111,7 +115,7 @@ class SerialVectorEnv(VectorTaskEnv):
             self._envs.append(self.family.make_core_env(task=None))
         return self._envs[index]
 
-    def reset(self, tasks: Sequence[Any], seeds: Sequence[int]) -> np.ndarray:
+    def reset(self, tasks: Sequence[Any], seeds: Seeds) -> np.ndarray:
         if len(tasks) != len(seeds):
             raise ValueError(f"need one seed per task, got {len(tasks)} tasks and {len(seeds)} seeds")
         self.num_envs = len(tasks)

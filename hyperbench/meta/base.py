@@ -332,7 +332,9 @@ class MetaLearner(ABC):
         raise NotImplementedError(f"{cls.__name__} does not declare suite defaults (implement suite_defaults)")
 
     @classmethod
-    def from_suite(cls: type[SelfMetaLearner], family: Any, config: Mapping[str, Any], seed: int, **fixed: Any) -> SelfMetaLearner:
+    def from_suite(
+        cls: type[SelfMetaLearner], family: Any, config: Mapping[str, Any], seed: int, **fixed: Any
+    ) -> SelfMetaLearner:
         """Build the learner a suite run asks for.
 
         :param family: the task family
@@ -643,7 +645,9 @@ class MetaLearner(ABC):
                 meta = dict(f.metadata() or {})
                 tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
         except Exception as exc:
-            raise CheckpointError(f"{path} is not a meta-learner large-state file; the safetensors reader says: {exc}") from exc
+            raise CheckpointError(
+                f"{path} is not a meta-learner large-state file; the safetensors reader says: {exc}"
+            ) from exc
         if meta.get("format") != LARGE_STATE_FORMAT:
             raise CheckpointError(f"{path}: not a meta-learner large-state file (no format={LARGE_STATE_FORMAT!r})")
         if meta.get("class") != self.registry_name:
@@ -701,7 +705,8 @@ class MetaLearner(ABC):
         :raises CheckpointError: not a checkpoint, corrupted, or of another learner class
         """
         header, tensors = read_checkpoint(path)
-        learner_cls = _learner_class(header["class"])  # read_checkpoint checked that it is known
+        learner_cls = _learner_class(header["class"])
+        assert learner_cls is not None  # read_checkpoint checked that it is known
         if not issubclass(learner_cls, cls):
             raise CheckpointError(
                 f"{path}: this checkpoint holds a {learner_cls.__name__} learner, not a {cls.__name__}; "
@@ -779,7 +784,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         )
     version = metadata.get("format_version")
     if version not in _READABLE_VERSIONS:
-        raise CheckpointError(f"{path}: checkpoint format version {version!r}, this hyperbench reads {list(_READABLE_VERSIONS)}")
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}, this hyperbench reads {list(_READABLE_VERSIONS)}"
+        )
     if metadata.get("sha256") != _tensor_digest(tensors):
         raise CheckpointError(f"{path} is corrupted: the tensor data does not match the checksum in its header")
     header: dict[str, Any] = {"class": metadata.get("class", "")}

@@ -119,3 +119,43 @@ def test_sigkill_during_writes_never_leaves_a_corrupt_record(tmp_path, subproces
             if not ckpt.name.startswith(TMP_PREFIX):
                 assert (ckpt / "a.bin").stat().st_size == 200_000  # published directories are complete
     assert all(p.name.startswith(TMP_PREFIX) for p in iter_tmp_entries(tmp_path))
+
+
+def test_committed_version_1_records_still_load_and_report(tmp_path):
+    from pathlib import Path
+
+    from hyperbench.bench.report import make_report
+
+    results = Path(__file__).resolve().parents[2] / "results" / "mini-maml-suite"
+    records = load_records(results)
+    assert len(records) == 18 and {r.schema_version for r in records} == {1}
+    assert all(r.final is not None and r.final.episodes is None for r in records)
+    # written back unchanged (a version-1 record stays version 1)
+    raw = json.loads(next((results / "records").rglob("*.json")).read_text())
+    assert RunRecord.from_dict(raw).to_dict() == raw
+    report = make_report(results, out_dir=tmp_path / "report", plots=False)
+    new = json.loads(report.scores.read_text())
+    committed = json.loads((results / "report" / "scores.json").read_text())
+    assert new["methods"] == committed["methods"]  # the committed report's numbers, recomputed
+
+
+def test_version_2_records_keep_the_per_episode_matrix(tmp_path):
+    import dataclasses
+
+    rec = make_record("maml", "point-robot", 0, [1.0, 2.0])
+    assert rec.final is not None
+    episodes = {
+        "returns": [[0.5, 1.5, 2.5], [1.0, 1.5, 2.5]],
+        "successes": None,
+        "phases": ["pre-adaptation", "post-adaptation", "post-adaptation"],
+        "headline": {"phases": ["post-adaptation"], "per": "episode", "description": "after the inner step"},
+        "scores": {"headline": 2.0},
+    }
+    rec = dataclasses.replace(rec, final=dataclasses.replace(rec.final, episodes=episodes))
+    rec.save(tmp_path / "r.json")
+    back = load_record(tmp_path / "r.json")
+    assert back.schema_version == SCHEMA_VERSION == 2 and back.final is not None and back.final.episodes == episodes
+    bad = rec.to_dict()
+    bad["final"]["episodes"]["phases"] = ["pre-adaptation"]
+    with pytest.raises(RecordError, match="must label every column"):
+        RunRecord.from_dict(bad, source="bad.json")

@@ -201,5 +201,5 @@ def test_meta_evaluator_passes_the_seed_and_reads_the_headline():
         def evaluate(self, tasks, n_episodes, seed=0):
             return {"returns": [[1.0]] * len(tasks)}
 
-    with pytest.raises(TypeError, match="must return a hyperbench.meta.EvalResult"):
+    with pytest.raises(TypeError, match=r"must return a hyperbench\.meta\.EvalResult"):
         MetaEvaluator(task, 1, None)(Untyped())

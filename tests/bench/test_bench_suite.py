@@ -187,3 +187,31 @@ def test_paper_rl_dry_run(tmp_path, capsys):
     assert "320 runs = 16 methods × 4 tasks × 5 seeds" in out
     assert "td3-sa-hyper" in out and "estimated compute" in out
     assert not (tmp_path / "runs" / "records").exists()  # a dry run runs nothing
+
+
+def test_incompatible_method_and_task_are_rejected_with_the_reason():
+    # MAML's Gaussian policy cannot act in GridNavi's Discrete action space; TD3 neither
+    msg = problems_of(tiny_suite_dict(methods=["hb-td3-tiny", "maml", "td3-mlp"], baseline="maml", tasks=["gridnavi"]))
+    assert "method 'maml' cannot run on task 'gridnavi': maml acts in box action spaces" in msg
+    assert "'gridnavi' has a discrete action space" in msg and "td3-mlp acts in box" in msg
+    assert "hb-td3-tiny" not in msg  # a plugin method that declares no requirement is not second-guessed
+    # restricted to the tasks it can run on, the same suite validates
+    suite = parse_suite(
+        tiny_suite_dict(
+            methods=[{"name": "maml", "tasks": ["point-robot"]}, "hb-meta-stub"],
+            baseline="hb-meta-stub",
+            tasks=["gridnavi", "point-robot"],
+        )
+    )
+    assert {(s.method, s.task) for s in suite.grid()} >= {("maml", "point-robot"), ("hb-meta-stub", "gridnavi")}
+
+
+def test_requirements_name_what_is_missing():
+    from hyperbench.bench.registry import Requirements, TaskCapabilities
+
+    caps = TaskCapabilities(is_family=True, action_kind="box", has_context=False, multi_episode=False)
+    problems = Requirements(needs_context=True, episodes_per_task=4).problems("my-varibad", "one-shot", caps)
+    assert problems == [
+        "my-varibad conditions on the task's oracle context, which 'one-shot' does not provide",
+        "my-varibad needs 4 episodes of one task per meta-episode, but 'one-shot' does not keep its task across episodes",
+    ]

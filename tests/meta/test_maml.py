@@ -82,7 +82,12 @@ def test_evaluate_reports_pre_and_post_per_task_and_is_reproducible(point_family
     assert result.returns.shape == (3, 4) and result.pre_adaptation_returns is not None
     assert result.pre_adaptation_returns.shape == (3, 10)
     assert result.successes is not None and result.successes.shape == (3, 4)
-    assert result["returns"] is result.returns and result.tasks[0] == tasks[0].to_dict()
+    np.testing.assert_array_equal(result["returns"], result.returns)
+    assert result.tasks[0] == tasks[0].to_dict()
+    # the whole meta-episode: 10 adaptation episodes, then the 4 headline (post-adaptation) episodes
+    assert result.phases == ("pre-adaptation",) * 10 + ("post-adaptation",) * 4
+    np.testing.assert_array_equal(result.episode_returns[:, 10:], result.returns)
+    np.testing.assert_array_equal(result.episode_returns[:, :10], result.pre_adaptation_returns)
     np.testing.assert_array_equal(learner.evaluate(tasks, n_episodes=4, seed=7).returns, result.returns)
     assert not np.array_equal(learner.evaluate(tasks, n_episodes=4, seed=8).returns, result.returns)
     # evaluation leaves the training streams untouched
