@@ -109,7 +109,10 @@ class Headline:
 
 
 class Transition(NamedTuple):
-    """One step of ``k`` task rows × ``W`` lanes, as :meth:`MetaLearner.observe` receives it."""
+    """One step of ``k`` task rows × ``W`` lanes, as :meth:`MetaLearner.observe` receives it.
+
+    The tensors may share memory with the loop's buffers: copy what you keep (``.clone()``).
+    """
 
     obs: th.Tensor
     """``(k, W, obs_dim)``"""
@@ -294,16 +297,17 @@ class RolloutLoop:
         :return: the batch and the learner's state after its last ``observe``
         """
         n_tasks, horizon, width = len(tasks), self.horizon, int(episodes)
-        obs = th.zeros(n_tasks, width, horizon, self.obs_dim)
-        next_obs = th.zeros(n_tasks, width, horizon, self.obs_dim)
+        # NumPy buffers (cheaper to index per step than tensors), handed over as tensors at the end
+        obs = np.zeros((n_tasks, width, horizon, self.obs_dim), dtype=np.float32)
+        next_obs = np.zeros_like(obs)
         if self.discrete:
-            actions = th.zeros(n_tasks, width, horizon, dtype=th.long)
+            actions = np.zeros((n_tasks, width, horizon), dtype=np.int64)
         else:
-            actions = th.zeros(n_tasks, width, horizon, self.act_dim)
-        rewards = th.zeros(n_tasks, width, horizon)
-        mask = th.zeros(n_tasks, width, horizon)
-        terminated = th.zeros(n_tasks, width, horizon, dtype=th.bool)
-        successes = th.zeros(n_tasks, width) if self.has_success else None
+            actions = np.zeros((n_tasks, width, horizon, self.act_dim), dtype=np.float32)
+        rewards = np.zeros((n_tasks, width, horizon), dtype=np.float32)
+        mask = np.zeros((n_tasks, width, horizon), dtype=np.float32)
+        terminated = np.zeros((n_tasks, width, horizon), dtype=bool)
+        successes = np.zeros((n_tasks, width), dtype=np.float32) if self.has_success else None
         extras: dict[str, th.Tensor] = {}
         seeds = rng.integers(0, 2**31 - 1, size=(n_tasks, width))
         per_chunk = max(1, self.max_envs // width)
@@ -314,39 +318,43 @@ class RolloutLoop:
             current = self.envs.reset(flat_tasks, seeds[rows].reshape(-1)).reshape(k, width, self.obs_dim)
             alive = np.ones((k, width), dtype=bool)
             for h in range(horizon):
-                cur = th.from_numpy(current)
-                obs[rows, :, h] = cur
+                obs[rows, :, h] = current
+                cur = th.from_numpy(current)  # contiguous (k, W, obs_dim)
                 out = learner.act(state, cur, rows, phase, deterministic, generator)
                 action, step_extras = out if isinstance(out, tuple) else (out, None)
-                actions[rows, :, h] = action
-                alive_t = th.from_numpy(alive)
-                mask[rows, :, h] = alive_t.float()
+                action_np = action.numpy()
+                actions[rows, :, h] = action_np
+                mask[rows, :, h] = alive
                 if step_extras:
                     for key, value in step_extras.items():
                         if key not in extras:
                             extras[key] = th.zeros(n_tasks, width, horizon, *value.shape[2:], dtype=value.dtype)
                         extras[key][rows, :, h] = value
                 if self.discrete:
-                    env_actions = action.numpy().astype(np.int64).reshape(k * width)
+                    env_actions = action_np.astype(np.int64).reshape(k * width)
                 else:
-                    flat = action.numpy().astype(np.float64).reshape(k * width, self.act_dim)
+                    flat = action_np.astype(np.float64).reshape(k * width, self.act_dim)
                     env_actions = np.clip(flat, self.action_low, self.action_high)
                 result = self.envs.step(env_actions, alive.reshape(-1))
                 current = result.obs.reshape(k, width, self.obs_dim)
-                nxt = th.from_numpy(current)
-                next_obs[rows, :, h] = nxt
-                reward = th.from_numpy(result.rewards.reshape(k, width)).float()
-                rewards[rows, :, h] = reward
+                next_obs[rows, :, h] = current
+                rewards[rows, :, h] = result.rewards.reshape(k, width)
                 term = result.terminated.reshape(k, width) & alive
                 trunc = (result.truncated.reshape(k, width) | (h == horizon - 1)) & alive
-                terminated[rows, :, h] = th.from_numpy(term)
+                terminated[rows, :, h] = term
                 if successes is not None:
-                    hit = th.from_numpy((result.success.reshape(k, width) & alive).astype(np.float32))
-                    successes[rows] = th.maximum(successes[rows], hit)
-                transition = Transition(cur, action, reward, nxt, th.from_numpy(term), th.from_numpy(trunc), alive_t, h)
+                    np.maximum(successes[rows], result.success.reshape(k, width) & alive, out=successes[rows])
+                transition = Transition(
+                    cur, action, th.from_numpy(rewards[rows, :, h]), th.from_numpy(next_obs[rows, :, h]),
+                    th.from_numpy(term), th.from_numpy(trunc), th.from_numpy(alive), h,
+                )  # fmt: skip
                 state = learner.observe(state, transition, rows, phase)
                 alive = alive & ~(term | trunc)
                 if not alive.any():
                     break
-        batch = EpisodeBatch(obs, actions, rewards, mask, successes, next_obs, terminated, extras or None)
+        batch = EpisodeBatch(
+            th.from_numpy(obs), th.from_numpy(actions), th.from_numpy(rewards), th.from_numpy(mask),
+            None if successes is None else th.from_numpy(successes), th.from_numpy(next_obs), th.from_numpy(terminated),
+            extras or None,
+        )  # fmt: skip
         return batch, state
