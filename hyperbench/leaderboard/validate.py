@@ -320,12 +320,31 @@ def _check_record(record: RunRecord, spec: RunSpec, suite: Suite, families: Mapp
         problems.append(
             f"{label}: {len(final.returns)} evaluation returns do not fit the protocol ({spec.eval.episodes} episodes)"
         )
+    if final.episodes is not None:
+        _check_episodes(label, final.episodes, returns, problems)
     if final.per_task_return:
         per_task_mean = float(np.mean(list(final.per_task_return.values())))
         if not _close(per_task_mean, final.return_mean):
             problems.append(
                 f"{label}: per-task returns average {per_task_mean}, not the final return_mean {final.return_mean}"
             )
+
+
+def _check_episodes(label: str, episodes: Mapping[str, Any], returns: np.ndarray, problems: list[str]) -> None:
+    """A schema-2 record's headline samples must be what its declared headline selects from its episode matrix."""
+    from hyperbench.meta.rollout import Headline
+
+    try:
+        headline = Headline.from_dict(episodes["headline"])
+        samples = headline.samples(np.asarray(episodes["returns"], dtype=float), episodes["phases"])
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"{label}: final.episodes does not define a headline over its episodes ({exc})")
+        return
+    if samples.size != returns.size or not np.allclose(samples.reshape(-1), returns, rtol=1e-9, atol=1e-9):
+        problems.append(
+            f"{label}: final.returns are not the headline {headline.to_dict()} of its per-episode matrix "
+            "(final.episodes.returns)"
+        )
 
 
 def _check_records(doc: Mapping[str, Any], suite: Suite | None, problems: list[str]) -> list[RunRecord] | None:

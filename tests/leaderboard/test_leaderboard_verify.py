@@ -68,6 +68,9 @@ def _inflate_records(runs: Path, claim: float) -> None:
         rec: dict[str, Any] = json.loads(path.read_text())
         n = len(rec["final"]["returns"])
         rec["final"].update(returns=[claim] * n, return_mean=claim, return_std=0.0)
+        episodes = rec["final"].get("episodes")
+        if episodes is not None:  # the per-episode matrix must tell the same story
+            episodes["returns"] = [[claim] * len(row) for row in episodes["returns"]]
         rec["curve"]["return_mean"][-1] = claim
         path.write_text(json.dumps(rec))
 
@@ -129,3 +132,21 @@ def test_meta_learner_checkpoints_are_verified(tmp_path: Path, capsys):
     assert sorted(p.name for p in ckpt.iterdir()) == ["learner.safetensors", "spec.json"]
     assert main(["leaderboard", "verify", "meta", "--sample", "2", "--seed", "1", *args]) == 0
     assert "meta: verified (2 of 2 checkpoints" in capsys.readouterr().out
+
+
+def test_headline_samples_must_come_from_the_episode_matrix():
+    import numpy as np
+
+    from hyperbench.leaderboard.validate import _check_episodes
+
+    episodes = {
+        "returns": [[-9.0, -4.0, -5.0], [-8.0, -3.0, -4.0]],
+        "phases": ["pre-adaptation", "post-adaptation", "post-adaptation"],
+        "headline": {"phases": ["post-adaptation"], "per": "episode", "description": ""},
+    }
+    problems: list[str] = []
+    _check_episodes("record r", episodes, np.array([-4.0, -5.0, -3.0, -4.0]), problems)
+    assert problems == []
+    # headline samples that are not those of its matrix are caught
+    _check_episodes("record r", episodes, np.array([-4.0, -5.0, -3.0, -3.0]), problems)
+    assert len(problems) == 1 and "not the headline" in problems[0]
