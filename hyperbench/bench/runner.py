@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperbench.bench.evaluators import EvalOutcome, MetaEvaluator, Sb3Evaluator
+from hyperbench.bench.evaluators import EvalOutcome, MetaEvaluator, Sb3Evaluator, derived_seed
 from hyperbench.bench.files import (
     atomic_publish_dir,
     json_safe,
