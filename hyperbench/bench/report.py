@@ -543,6 +543,21 @@ def _baseline_section(scores: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _headlines(records: Sequence[RunRecord]) -> dict[str, str]:
+    """Method → its headline declaration, from records that carry one (schema 2)."""
+    out: dict[str, str] = {}
+    for rec in records:
+        episodes = None if rec.final is None else rec.final.episodes
+        if not episodes or rec.method in out:
+            continue
+        head = episodes.get("headline") or {}
+        phases = ", ".join(f"`{p}`" for p in head.get("phases") or []) or "every phase"
+        unit = "each episode" if head.get("per", "episode") == "episode" else "the summed return of each meta-episode"
+        description = head.get("description") or ""
+        out[rec.method] = f"{unit} of {phases}" + (f" ({description})" if description else "")
+    return out
+
+
 def _markdown(
     info: SuiteInfo, scores: Mapping[str, Any], records: Sequence[RunRecord], plots: Mapping[str, Path], out: Path
 ) -> str:
@@ -571,6 +586,8 @@ def _markdown(
         f"seed {b['seed']}, 95% CIs; "
         f"failed runs: {'excluded from the score matrices' if b['failed_as'] == 'exclude' else 'scored as the random policy'}"
     )
+    for m, text in _headlines(records).items():
+        add(f"- `{m}` is scored on its declared headline: {text} (its records keep every episode)")
     add("")
     if scores["failures"]:
         add(f"## ⚠ Failed runs ({len(scores['failures'])})")

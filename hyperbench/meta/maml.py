@@ -248,7 +248,7 @@ class MAML(MetaLearner):
     """
 
     headline = Headline(
-        (POST_ADAPTATION,), "episode", "return of each episode with the adapted policy (after the inner step(s))"
+        (POST_ADAPTATION,), "episode", "the adapted policy, after the inner step(s)"
     )
 
     def __init__(
