@@ -247,9 +247,7 @@ class MAML(MetaLearner):
     :param family_kwargs: family options when ``family`` is a name
     """
 
-    headline = Headline(
-        (POST_ADAPTATION,), "episode", "the adapted policy, after the inner step(s)"
-    )
+    headline = Headline((POST_ADAPTATION,), "episode", "the adapted policy, after the inner step(s)")
 
     def __init__(
         self,
