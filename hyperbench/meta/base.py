@@ -799,7 +799,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         import hyperbench.meta  # noqa: F401  (registers the built-in learners)
 
     if _learner_class(header["class"]) is None:
-        close = difflib.get_close_matches(str(header["class"]), list(MetaLearner.registry), n=1)
+        names = [*MetaLearner.registry, *BUILTIN_LEARNERS]  # qualified names and the built-ins' bare names
+        close = difflib.get_close_matches(str(header["class"]), names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise CheckpointError(
             f"{path}: unknown learner class {header['class']!r}; known: {sorted(MetaLearner.registry)}.{hint} "
