@@ -17,8 +17,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyperbench.bench.kinds import MethodKind, register_kind
     from hyperbench.bench.executors import SuiteConflictError, SuiteRunResult, plan_suite, run_suite
+    from hyperbench.bench.kinds import MethodKind, register_kind
     from hyperbench.bench.metrics import Metric, get_metric, metrics, register_metric, unregister_metric
     from hyperbench.bench.record import SCHEMA_VERSION, RecordError, RunRecord, load_record, load_records, record_path
     from hyperbench.bench.registry import (
