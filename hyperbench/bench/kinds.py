@@ -9,7 +9,7 @@ step                   ``sb3`` (:class:`Sb3Kind`)                       ``meta``
 =====================  ===============================================  ================================================
 ``prepare``            the training ``VecEnv`` in ``ctx.env``           nothing (the learner owns its environments)
 ``evaluator``          SB3 ``evaluate_policy`` on held-out episodes      the learner's ``evaluate(tasks, n, seed)``
-``save_checkpoint``    ``learner.zip`` + the replay buffer              weights (``learner.safetensors``) + large state
+``save_checkpoint``    safetensors + JSON training state (+ buffer)      weights (``learner.safetensors``) + large state
 ``load_checkpoint``    the same, then a fresh seed per attempt          the same (buffers restored)
 ``save_policy``        ``policy.safetensors`` (weights only)            the learner's own checkpoint (weights only)
 ``load_policy``        build from the spec, load the weights            ``load`` from the checkpoint, fresh streams
@@ -125,22 +125,25 @@ class Sb3Kind(MethodKind):
         ctx.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=True))])
 
     def load_learner(self, method: MethodSpec, path: str, ctx: BuildContext) -> Any:
-        cls = type(method.build(ctx))
-        return cls.load(path, env=ctx.env, device=ctx.config.get("device", "auto"))
+        # A fresh algorithm of the same config, filled in from safetensors + JSON: SB3's own pickle-based
+        # ``load`` is never called (hyperbench.sb3.persistence).
+        from hyperbench.sb3.persistence import load_training_state
+
+        learner = method.build(ctx)
+        load_training_state(learner, path)
+        return learner
 
     def evaluator(self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool) -> Any:
         return Sb3Evaluator(task, method.observation == "context", protocol.episodes, protocol.max_tasks, seed)
 
-    # The replay buffer is SB3's own pickle format here; replacing it is one edit of these two methods.
+    # Weights, optimizers, counters, random streams and the replay buffer as safetensors + JSON, never pickle.
     def save_checkpoint(self, learner: Any, directory: Path) -> None:
-        learner.save(str(directory / "learner"))
-        if getattr(learner, "replay_buffer", None) is not None:
-            learner.save_replay_buffer(str(directory / "replay_buffer.pkl"))
+        from hyperbench.sb3.persistence import save_training_state
+
+        save_training_state(learner, directory / "learner")
 
     def load_checkpoint(self, method: MethodSpec, directory: Path, ctx: BuildContext, attempt: int) -> Any:
-        learner = method.load(str(directory / "learner.zip"), ctx)
-        if (directory / "replay_buffer.pkl").exists():
-            learner.load_replay_buffer(str(directory / "replay_buffer.pkl"))
+        learner = method.load(str(directory / "learner"), ctx)
         learner.set_random_seed(derived_seed(ctx.seed, attempt))
         return learner
 

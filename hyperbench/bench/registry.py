@@ -160,7 +160,8 @@ class MethodSpec:
     """one line shown by ``hyperbench run --list-methods`` and in reports"""
     loader: Loader | str | None = None
     """restore a learner from a checkpoint for resuming: ``(path, ctx) -> learner``; defaults to the kind's
-    ``load_learner`` (SB3: the built learner's class ``load(path, env=ctx.env)``; meta learners:
+    ``load_learner`` (SB3: a freshly built learner filled in by :func:`hyperbench.sb3.persistence.load_training_state`,
+    never SB3's pickle-based ``load``; meta learners:
     :func:`hyperbench.meta.load_learner`, whatever the checkpoint's class)"""
     requires: tuple[str, ...] = ()
     """modules that must import for the method to be available (checked before a suite runs)"""
@@ -185,9 +186,9 @@ class MethodSpec:
         return _resolve_callable(self.factory)(ctx)
 
     def load(self, path: str, ctx: BuildContext) -> Any:
-        """Restore a learner from a checkpoint written by its ``save``.
+        """Restore a learner from a checkpoint (SB3: the directory ``save_training_state`` wrote; meta: its ``save``).
 
-        :param path: checkpoint file
+        :param path: checkpoint directory (SB3) or file (meta learners)
         :param ctx: build context (same as for :meth:`build`)
         :return: the learner
         """

@@ -6,7 +6,8 @@
 - at every evaluation point the method's kind (:mod:`hyperbench.bench.kinds`) saves the learner, its weights
   and its large state (the replay buffer of off-policy SB3 algorithms, a meta learner's declared buffers), into
   a temporary directory that is renamed into ``checkpoints/<method>/<task>/seed-<k>/step-<N>`` only once it
-  is complete, so a run killed at any moment resumes from its last complete checkpoint;
+  is complete, so a run killed at any moment resumes from its last complete checkpoint; a checkpoint holding
+  any other file (a pickle, a symlink) is refused with :class:`UnsafeCheckpointError`, never opened;
 - the record is written atomically at the end, then the checkpoints are deleted;
 - an exception, or a non-finite evaluation return or parameter, ends the run with a ``failed`` record that
   says why (the suite carries on);
@@ -69,6 +70,7 @@ __all__ = [
     "RunBusyError",
     "RunOptions",
     "Sb3Evaluator",
+    "UnsafeCheckpointError",
     "checkpoint_dir",
     "eval_points",
     "import_plugins",
@@ -286,6 +288,47 @@ def _save_checkpoint(ckpt_root: Path, learner: Any, kind: MethodKind, step: int,
             shutil.rmtree(old, ignore_errors=True)
 
 
+#: The only files a checkpoint may hold (relative to ``step-N/``): JSON progress, the SB3 training state
+#: (safetensors), a meta learner's ``save(".../learner")`` output (safetensors, JSON, or the bare name) and its
+#: large state.
+CHECKPOINT_FILES: frozenset[str] = frozenset(
+    {
+        "state.json",
+        "learner/training_state.safetensors",
+        "learner/replay_buffer.safetensors",
+        "learner.safetensors",
+        "learner.json",
+        "learner",
+        "large_state.safetensors",
+    }
+)
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint directory holding a file hyperbench did not write there (pickle, symlink, anything else)."""
+
+
+def _refuse_unsafe_checkpoint(ckpt: Path) -> None:
+    """Raise :class:`UnsafeCheckpointError` unless ``ckpt`` holds only the files hyperbench writes, none a symlink.
+
+    A pickle (``replay_buffer.pkl``, an SB3 ``learner.zip``) would run code when loaded, so it is refused, never
+    opened: whoever can write into a runs directory must not be able to run code in the runner.
+    """
+    found = sorted(ckpt.rglob("*"))
+    bad = [ckpt] if ckpt.is_symlink() else [p for p in found if p.is_symlink() or (p.is_file() and p.relative_to(ckpt).as_posix() not in CHECKPOINT_FILES)]
+    if bad:
+        names = ", ".join(
+            (p.name if p == ckpt else p.relative_to(ckpt).as_posix()) + (" (a symlink)" if p.is_symlink() else "")
+            for p in bad[:5]
+        )
+        pickled = any(p.suffix.lower() in (".pkl", ".pickle", ".zip", ".pt", ".pth", ".joblib") for p in bad)
+        what = "pickle-based files (hyperbench never unpickles; older versions wrote SB3 .zip and .pkl checkpoints)"
+        raise UnsafeCheckpointError(
+            f"checkpoint {ckpt} holds {what if pickled else 'files hyperbench does not write'}: {names}. "
+            f"Delete {ckpt.parent} to restart this run from scratch (its record is written only when it finishes)."
+        )
+
+
 # ----------------------------------------------------------------------------------------------------
 # The run
 
@@ -395,6 +438,7 @@ def _run_locked(
     progress = _Progress(started_at=_utcnow())
     latest = _latest_checkpoint(ckpt_root)
     if latest is not None:
+        _refuse_unsafe_checkpoint(latest)
         state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
         progress = _Progress(**state)
         progress.resumed_from.append(progress.steps[-1] if progress.steps else 0)

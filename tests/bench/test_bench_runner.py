@@ -10,7 +10,15 @@ import torch
 
 from hyperbench.bench.files import TMP_PREFIX
 from hyperbench.bench.record import load_record, record_path
-from hyperbench.bench.runner import NonFiniteError, RunBusyError, _check_finite_learner, _run_lock, checkpoint_dir, run_one
+from hyperbench.bench.runner import (
+    NonFiniteError,
+    RunBusyError,
+    UnsafeCheckpointError,
+    _check_finite_learner,
+    _run_lock,
+    checkpoint_dir,
+    run_one,
+)
 
 
 class Interrupt(BaseException):
@@ -51,13 +59,50 @@ def test_resumes_from_the_last_checkpoint_after_a_crash(tmp_path, tiny_suite):
     assert sorted(p.name for p in ckpt.iterdir()) == ["step-000000000200"]  # step-100 replaced by step-200
     state = json.loads((ckpt / "step-000000000200" / "state.json").read_text())
     assert state["steps"] == [100, 200]
-    assert (ckpt / "step-000000000200" / "replay_buffer.pkl").exists()
+    saved = sorted(p.relative_to(ckpt).as_posix() for p in (ckpt / "step-000000000200").rglob("*") if p.is_file())
+    assert saved == [  # safetensors + JSON only: resuming unpickles nothing
+        "step-000000000200/learner/replay_buffer.safetensors",
+        "step-000000000200/learner/training_state.safetensors",
+        "step-000000000200/state.json",
+    ]
     assert not record_path(tmp_path, spec.method, spec.task, spec.seed).exists()
 
     rec = run_one(spec, tmp_path)
     assert rec.ok and rec.curve.steps == (100, 200, 300, 400) and rec.curve.return_mean[:2] == tuple(state["return_mean"])
     assert rec.timing.attempts == 2 and rec.timing.resumed_from == (200,)
     assert rec.steps_done == 400 and rec.final_score is not None and rec.final_score > -0.03
+
+
+@pytest.mark.parametrize(
+    ("planted", "message"),
+    [
+        ("replay_buffer.pkl", "pickle-based files"),  # what hyperbench < 0.2 wrote
+        ("learner.zip", "pickle-based files"),  # SB3's model.save()
+        ("learner/extra.bin", "files hyperbench does not write"),
+        ("symlink", "symlink"),
+    ],
+)
+def test_a_pickle_or_foreign_file_in_a_checkpoint_is_refused_never_opened(tmp_path, tiny_suite, planted, message):
+    spec = tiny_suite(budget=400).grid()[0]
+
+    def crash(step: int) -> None:
+        if step == 200:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_one(spec, tmp_path, _after_checkpoint=crash)
+    step_dir = checkpoint_dir(tmp_path, spec) / "step-000000000200"
+    if planted == "symlink":
+        (step_dir / "learner" / "replay_buffer.safetensors").unlink()
+        (step_dir / "learner" / "replay_buffer.safetensors").symlink_to(tmp_path / "elsewhere.safetensors")
+    else:
+        # A pickle that would run code if loaded: the test fails loudly if anything unpickles it.
+        payload = b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
+        (step_dir / planted).write_bytes(payload)
+    with pytest.raises(UnsafeCheckpointError, match=message) as info:
+        run_one(spec, tmp_path)
+    assert "Delete" in str(info.value) and not (tmp_path / "pwned").exists()
+    assert not record_path(tmp_path, spec.method, spec.task, spec.seed).exists()
 
 
 def test_incomplete_checkpoint_directories_are_ignored(tmp_path, tiny_suite):
