@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hyperbench.bench.bounded import load_json
 from hyperbench.bench.files import TMP_PREFIX, atomic_write_json, json_safe
 
 __all__ = [
@@ -354,12 +355,12 @@ def load_record(path: str | os.PathLike[str]) -> RunRecord:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes()
     except OSError as exc:
         raise RecordError(f"{path}: cannot read run record ({exc})") from exc
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = load_json(text, str(path))
+    except ValueError as exc:  # not JSON, or nested absurdly deep
         raise RecordError(f"{path}: corrupt run record, not valid JSON ({exc}); delete the file to re-run that run") from exc
     return _parse_record(data, str(path))
 

@@ -56,8 +56,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from hyperbench.bench.bounded import InputError, load_yaml
 from hyperbench.bench.files import content_hash
 from hyperbench.bench.registry import UnknownMethodError, _freeze, _is_plain, check_override, get_method, thaw
 from hyperbench.bench.tasks import UnknownTaskError, resolve_task
@@ -78,7 +77,15 @@ __all__ = [
     "shipped_suites_dir",
 ]
 
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+#: Upper bounds of a suite's numbers: far above any real suite, low enough that a typo fails fast instead of
+#: exhausting memory (``seeds: 1000000000000`` would allocate every seed).
+MAX_BUDGET = 10**9
+MAX_SEEDS = 1000
+MAX_SEED = 2**31 - 1
+MAX_EPISODES = 10_000
+MAX_TASKS = 10_000
+MAX_RUNS = 100_000
 _TOP_KEYS = (
     "name",
     "version",
@@ -504,9 +511,9 @@ def load_suite(name_or_path: str | os.PathLike[str]) -> Suite:
     """
     path = find_suite_file(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SuiteError(str(path), [f"not valid YAML: {exc}"]) from exc
+        data = load_yaml(path.read_bytes(), str(path))
+    except InputError as exc:
+        raise SuiteError(str(path), [str(exc)]) from None
     return parse_suite(data, source=str(path))
 
 
@@ -523,12 +530,15 @@ def _unknown_keys(data: Mapping[str, Any], valid: Sequence[str], where: str, pro
             problems.append(f"{where}: unknown key {key!r}{_closest(str(key), valid)}")
 
 
-def _int(value: Any, where: str, problems: list[str], minimum: int = 0) -> int | None:
+def _int(value: Any, where: str, problems: list[str], minimum: int = 0, maximum: int | None = None) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append(f"{where} must be an integer, got {value!r}")
         return None
     if value < minimum:
         problems.append(f"{where} must be ≥ {minimum}, got {value}")
+        return None
+    if maximum is not None and value > maximum:
+        problems.append(f"{where} must be ≤ {maximum:,}, got {value:,}")
         return None
     return value
 
@@ -551,13 +561,13 @@ def _parse_eval(value: Any, where: str, problems: list[str], partial: bool) -> d
     out: dict[str, Any] = {}
     for key in ("frequency", "episodes"):
         if key in ev:
-            v = _int(ev[key], f"{where}.{key}", problems, minimum=1)
+            v = _int(ev[key], f"{where}.{key}", problems, minimum=1, maximum=MAX_BUDGET if key == "frequency" else MAX_EPISODES)
             if v is not None:
                 out[key] = v
         elif not partial:
             problems.append(f"{where}: missing {key!r}")
     if ev.get("max_tasks") is not None:
-        v = _int(ev["max_tasks"], f"{where}.max_tasks", problems, minimum=1)
+        v = _int(ev["max_tasks"], f"{where}.max_tasks", problems, minimum=1, maximum=MAX_TASKS)
         if v is not None:
             out["max_tasks"] = v
     elif "max_tasks" in ev or not partial:
@@ -583,22 +593,27 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
 
     name = data.get("name", "")
     if "name" in data and (not isinstance(name, str) or not _NAME_RE.match(name)):
-        problems.append(f"name {name!r} must be lowercase letters, digits, '.', '-', '_'")
+        problems.append(f"name {name!r} must be lowercase letters, digits, '.', '-', '_' (at most 100 characters)")
     version = _int(data.get("version", 1), "version", problems, minimum=1) or 1
     description = data.get("description") or ""
     if not isinstance(description, str):
         problems.append("description must be a string")
         description = ""
-    budget = _int(data.get("budget", 1), "budget", problems, minimum=1) or 1
+    budget = _int(data.get("budget", 1), "budget", problems, minimum=1, maximum=MAX_BUDGET) or 1
 
     seeds_raw = data.get("seeds", 1)
     seeds: tuple[int, ...] = ()
     if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
         if seeds_raw < 1:
             problems.append(f"seeds: a count must be ≥ 1, got {seeds_raw}")
-        seeds = tuple(range(max(seeds_raw, 0)))
+        elif seeds_raw > MAX_SEEDS:
+            problems.append(f"seeds: a count must be ≤ {MAX_SEEDS}, got {seeds_raw:,}")
+        seeds = tuple(range(min(max(seeds_raw, 0), MAX_SEEDS)))
     elif isinstance(seeds_raw, list) and seeds_raw:
-        checked = [_int(s, f"seeds[{i}]", problems) for i, s in enumerate(seeds_raw)]
+        if len(seeds_raw) > MAX_SEEDS:
+            problems.append(f"seeds: at most {MAX_SEEDS} seeds, got a list of {len(seeds_raw):,}")
+            seeds_raw = seeds_raw[:MAX_SEEDS]
+        checked = [_int(s, f"seeds[{i}]", problems, maximum=MAX_SEED) for i, s in enumerate(seeds_raw)]
         seeds = tuple(s for s in checked if s is not None)
         if len(set(seeds)) != len(seeds):
             problems.append(f"seeds contain duplicates: {list(seeds_raw)}")
@@ -635,7 +650,11 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
             handles[tname] = resolve_task(tname, env_kwargs)
         except UnknownTaskError as exc:
             problems.append(str(exc))
-        tbudget = None if entry.get("budget") is None else _int(entry["budget"], f"{where}.budget", problems, minimum=1)
+        tbudget = (
+            None
+            if entry.get("budget") is None
+            else _int(entry["budget"], f"{where}.budget", problems, minimum=1, maximum=MAX_BUDGET)
+        )
         tev = _parse_eval(entry.get("eval"), f"{where}.eval", problems, partial=True)
         reference = entry.get("reference")
         ref: tuple[float, float] | None = None
@@ -759,6 +778,9 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
     if baseline in by_name and by_name[baseline].tasks is not None:
         problems.append(f"the baseline {baseline!r} must run on every task (remove its 'tasks' restriction)")
 
+    n_runs = len(seeds) * sum(len(m.tasks) if m.tasks is not None else len(tasks) for m in methods)
+    if n_runs > MAX_RUNS:
+        problems.append(f"the grid has {n_runs:,} runs (methods × tasks × seeds); at most {MAX_RUNS:,} are accepted")
     for t in tasks:
         tb = t.budget if t.budget is not None else budget
         freq = t.eval.get("frequency", eval_protocol.frequency)

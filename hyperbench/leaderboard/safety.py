@@ -20,11 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hyperbench.bench.bounded import load_json
+
 __all__ = [
     "ALLOWED_SUFFIXES",
     "JsonParse",
     "check_payload_file",
+    "check_safetensors",
     "iter_non_finite",
+    "non_finite_tensors",
     "parse_json_strict",
     "sha256_bytes",
     "sniff_pickle",
@@ -104,40 +108,128 @@ def sniff_pickle(data: bytes, loose: bool = False, _depth: int = 0) -> str | Non
     return None
 
 
-def check_safetensors(data: bytes) -> str | None:
-    """Check the safetensors layout: 8-byte little-endian header length, a JSON header, tensor bytes.
+#: Bytes per element of every safetensors dtype.
+SAFETENSORS_DTYPES: dict[str, int] = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
 
-    Only the header is parsed (JSON); offsets must lie inside the file.
 
-    :param data: file content
-    :return: a problem, or ``None`` if the layout is valid
-    """
+def _safetensors_layout(data: bytes) -> tuple[dict[str, Any], int] | str:
+    """The tensor entries of a safetensors header and where the tensor bytes start, or the problem found."""
     if len(data) < 8:
         return "too short to be a safetensors file"
     (n,) = struct.unpack("<Q", data[:8])
     if n == 0 or n > _MAX_SAFETENSORS_HEADER or 8 + n > len(data):
         return "not a safetensors file (bad header length)"
     try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = load_json(data[8 : 8 + n], "safetensors header")
+    except ValueError:  # not UTF-8, not JSON, or nested absurdly deep
         return "not a safetensors file (header is not JSON)"
     if not isinstance(header, dict):
         return "not a safetensors file (header is not a JSON object)"
-    body = len(data) - 8 - n
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        return "not a safetensors file (__metadata__ must map strings to strings)"
+    return header, 8 + n
+
+
+def check_safetensors(data: bytes) -> str | None:
+    """Check the whole safetensors layout before anything loads it.
+
+    An 8-byte little-endian header length, a JSON header, tensor bytes. Every tensor must have a known
+    dtype, a shape of non-negative integers and ``data_offsets`` whose span is exactly
+    ``prod(shape) × dtype size`` bytes; the spans must not overlap and must cover the tensor bytes
+    exactly (no gap, nothing after the last tensor). Only the header is parsed (JSON).
+
+    :param data: file content
+    :return: a problem, or ``None`` if the layout is valid
+    """
+    layout = _safetensors_layout(data)
+    if isinstance(layout, str):
+        return layout
+    header, start = layout
+    body = len(data) - start
+    spans: list[tuple[int, int, str]] = []
     for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
-            return f"not a safetensors file (tensor {name!r} lacks dtype/shape/data_offsets)"
-        offsets = entry["data_offsets"]
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            return f"not a safetensors file (tensor {name!r} must have exactly dtype, shape, data_offsets)"
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in SAFETENSORS_DTYPES:
+            return f"tensor {name!r} has unknown dtype {dtype!r} (known: {', '.join(SAFETENSORS_DTYPES)})"
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            return f"tensor {name!r} has shape {shape!r}; a shape is a list of non-negative integers"
         if (
             not isinstance(offsets, list)
             or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
             or not 0 <= offsets[0] <= offsets[1] <= body
         ):
             return f"not a safetensors file (tensor {name!r} has offsets outside the file)"
+        need = math.prod(shape) * SAFETENSORS_DTYPES[dtype]
+        if offsets[1] - offsets[0] != need:
+            return (
+                f"tensor {name!r}: shape {shape} of {dtype} needs {need} bytes but its data_offsets span "
+                f"{offsets[1] - offsets[0]}"
+            )
+        spans.append((offsets[0], offsets[1], name))
+    spans.sort()
+    position = 0
+    for begin, end, name in spans:
+        if begin < position:
+            return f"tensor {name!r} overlaps the tensor before it (data_offsets {begin}…{end})"
+        if begin > position:
+            return f"{begin - position} bytes before tensor {name!r} belong to no tensor"
+        position = end
+    if position != body:
+        return f"{body - position} bytes after the last tensor belong to no tensor"
     return None
+
+
+def non_finite_tensors(data: bytes) -> list[str]:
+    """Name every floating-point tensor of a (valid, see :func:`check_safetensors`) safetensors file with NaN or ±inf.
+
+    :param data: file content
+    :return: ``"name (all NaN)"`` or ``"name (k of n values non-finite)"`` per offending tensor
+    """
+    import numpy as np
+
+    layout = _safetensors_layout(data)
+    if isinstance(layout, str):
+        return []
+    header, start = layout
+    found = []
+    for name, entry in sorted(header.items()):
+        dtype = entry["dtype"]
+        begin, end = (start + o for o in entry["data_offsets"])
+        raw = memoryview(data)[begin:end]
+        if dtype in ("F16", "F32", "F64"):
+            values = np.frombuffer(raw, dtype={"F16": "<f2", "F32": "<f4", "F64": "<f8"}[dtype])
+            bad, nan = ~np.isfinite(values), np.isnan(values)
+        elif dtype == "BF16":  # exponent bits all ones: inf or NaN; NaN also has mantissa bits
+            bits = np.frombuffer(raw, dtype="<u2")
+            bad = (bits & 0x7F80) == 0x7F80
+            nan = bad & ((bits & 0x007F) != 0)
+        else:
+            continue
+        n_bad = int(bad.sum())
+        if n_bad:
+            all_nan = bool(nan.all())
+            found.append(f"{name} (all NaN)" if all_nan else f"{name} ({n_bad} of {values.size if dtype != 'BF16' else bits.size} values non-finite)")
+    return found
 
 
 def check_payload_file(name: str, data: bytes) -> str | None:
@@ -151,6 +243,10 @@ def check_payload_file(name: str, data: bytes) -> str | None:
     problem: str | None
     if suffix == ".safetensors":
         problem = check_safetensors(data)
+        if problem is None:
+            bad = non_finite_tensors(data)
+            if bad:
+                return "weights are not finite: " + ", ".join(bad[:8]) + (f" … ({len(bad) - 8} more)" if len(bad) > 8 else "")
     elif suffix == ".json":
         try:
             parsed = parse_json_strict(data.decode("utf-8"))
@@ -188,7 +284,8 @@ def parse_json_strict(text: str) -> JsonParse:
 
     :param text: JSON text
     :return: the value and the non-finite literals seen
-    :raises ValueError: (``json.JSONDecodeError``) for text that is not JSON, e.g. a truncated file
+    :raises ValueError: (``json.JSONDecodeError``) for text that is not JSON, e.g. a truncated file, and
+        (:class:`~hyperbench.bench.bounded.InputError`) for JSON nested deeper than ``MAX_DEPTH`` levels
     """
     constants: list[str] = []
 
@@ -196,7 +293,7 @@ def parse_json_strict(text: str) -> JsonParse:
         constants.append(name)
         return float(name.replace("Infinity", "inf"))
 
-    return JsonParse(json.loads(text, parse_constant=constant), constants)
+    return JsonParse(load_json(text, "JSON document", parse_constant=constant), constants)
 
 
 def iter_non_finite(value: Any, path: str = "") -> Iterator[str]:

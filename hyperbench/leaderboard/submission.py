@@ -58,6 +58,7 @@ from typing import Any
 
 import yaml
 
+from hyperbench.bench.bounded import InputError, decode_utf8, load_json, load_yaml
 from hyperbench.bench.files import provenance as current_provenance
 from hyperbench.bench.record import RECORDS_DIR, iter_record_paths, record_path, task_slug
 from hyperbench.leaderboard.safety import check_payload_file, parse_json_strict, sha256_bytes, sniff_pickle
@@ -187,6 +188,8 @@ def read_submission_file(path: str | os.PathLike[str]) -> Candidate:
     except json.JSONDecodeError as exc:
         hint = " (the file ends early: truncated?)" if exc.pos >= len(data.rstrip()) - 1 else ""
         return Candidate(None, source, problems=[f"{path}: not valid JSON{hint}: {exc}"])
+    except InputError as exc:
+        return Candidate(None, source, problems=[f"{path}: {exc}"])
     doc = parsed.value
     if not isinstance(doc, dict):
         return Candidate(None, source, problems=[f"{path}: a submission is a JSON object, got {type(doc).__name__}"])
@@ -230,11 +233,15 @@ def _entry_relpaths(entry: Any) -> list[str]:
 def _read_suite_text(runs_dir: Path, problems: list[str]) -> str:
     yaml_file = runs_dir / "suite.yaml"
     if yaml_file.is_file():
-        return yaml_file.read_text(encoding="utf-8")
+        try:
+            return decode_utf8(yaml_file.read_bytes(), str(yaml_file))
+        except InputError as exc:
+            problems.append(str(exc))
+            return ""
     json_file = runs_dir / "suite.json"
     if json_file.is_file():
         try:
-            data = json.loads(json_file.read_text(encoding="utf-8"))
+            data = load_json(json_file.read_bytes(), str(json_file))
             data.pop("hash", None)
             return yaml.safe_dump(data, sort_keys=False)
         except (OSError, ValueError, AttributeError) as exc:
@@ -403,9 +410,9 @@ def pack_runs(
         from hyperbench.bench.suite import SuiteError, parse_suite
 
         try:
-            suite = parse_suite(yaml.safe_load(suite_text), source=f"{runs_dir}/suite.yaml")
+            suite = parse_suite(load_yaml(suite_text, f"{runs_dir}/suite.yaml"), source=f"{runs_dir}/suite.yaml")
             suite_meta.update(name=suite.name, version=suite.version, hash=suite.hash)
-        except (SuiteError, yaml.YAMLError) as exc:
+        except (SuiteError, InputError) as exc:
             problems.append(f"suite file: {exc}")
 
     summary = None

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import yaml
 
+from hyperbench.bench.bounded import InputError, load_json, load_yaml
 from hyperbench.bench.files import atomic_publish_dir, atomic_write_json, new_tmp_dir
 from hyperbench.bench.record import RecordError, RunRecord
 from hyperbench.bench.registry import thaw
@@ -183,12 +183,12 @@ def _check_suite(
     if meta.get("file_sha256") != sha256_bytes(text.encode("utf-8")):
         problems.append("suite.file_sha256 does not match the suite file text (the file was edited after packing)")
     try:
-        suite = parse_suite(yaml.safe_load(text), source="the submitted suite file")
+        suite = parse_suite(load_yaml(text, "the submitted suite file"), source="the submitted suite file")
     except SuiteError as exc:
         problems.extend(f"suite file: {p}" for p in exc.problems)
         return None, False
-    except yaml.YAMLError as exc:
-        problems.append(f"suite file: not valid YAML ({exc})")
+    except InputError as exc:
+        problems.append(f"suite file: {exc}")
         return None, False
     for key, value in (("name", suite.name), ("version", suite.version), ("hash", suite.hash)):
         if meta.get(key) != value:
@@ -224,7 +224,7 @@ def _check_suite(
         if path.parent.name != suite.name or path.stem == doc.get("id"):
             continue
         try:
-            other = json.loads(path.read_text(encoding="utf-8")).get("suite", {})
+            other = load_json(path.read_bytes(), str(path)).get("suite", {})
         except (OSError, ValueError, AttributeError):
             continue
         if other.get("version") == suite.version and other.get("hash") != suite.hash:
@@ -459,7 +459,7 @@ def _check_checkpoints(
                 problems.append(f"{where}/{name}: content does not match its listed SHA-256 (changed after packing)")
                 continue
             if name == SPEC_FILE and suite is not None and key in {(s.method, s.task, s.seed) for s in suite.grid()}:
-                spec = json.loads(data.decode("utf-8"))
+                spec = load_json(data, f"{where}/{name}")
                 want = json.loads(json.dumps(suite.run_spec(method, task, seed).to_dict()))
                 if spec != want:
                     diff = (
