@@ -14,13 +14,14 @@ The output is deterministic (no build time stamp), so rebuilding an unchanged bo
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hyperbench.bench.bounded import load_json
 from hyperbench.bench.files import atomic_write_text
 from hyperbench.bench.record import RunRecord
 from hyperbench.bench.suite import Suite
@@ -57,7 +58,9 @@ class Entry:
     plots: dict[str, bytes] = field(default_factory=dict)
     """plot name → PNG bytes"""
     verification: dict[str, Any] | None = None
-    """the latest verification attempt, if any"""
+    """the latest verification attempt, if any (only when its file passed :func:`~hyperbench.leaderboard.verify.check_verification`)"""
+    verification_problem: str | None = None
+    """why the verification file is not shown, if it is not"""
 
     @property
     def id(self) -> str:
@@ -70,7 +73,9 @@ class Entry:
         return bool(self.doc.get("checkpoints"))
 
     def verification_status(self) -> str:
-        """``verified``, ``discrepancy``, ``not verified`` or ``no checkpoints``."""
+        """``verified``, ``discrepancy``, ``invalid verification file``, ``not verified`` or ``no checkpoints``."""
+        if self.verification_problem is not None:
+            return "invalid verification file"
         if self.verification is not None:
             return str(self.verification.get("status", "not verified"))
         return "not verified" if self.has_checkpoints else "no checkpoints"
@@ -102,16 +107,25 @@ class BuildResult:
     entries: list[Entry]
 
 
-def _latest_verification(board: Leaderboard, suite: str, submission_id: str) -> dict[str, Any] | None:
-    path = board.verification_path(suite, submission_id)
+def _latest_verification(
+    board: Leaderboard, suite: Suite, doc: Mapping[str, Any], records: list[RunRecord]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The latest verification attempt of an entry if its file checks out, else why not."""
+    from hyperbench.leaderboard.verify import check_verification
+
+    path = board.verification_path(suite.name, str(doc["id"]))
+    if path.is_symlink():
+        return None, f"{path.name} is a symlink"
     if not path.is_file():
-        return None
+        return None, None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"status": "unreadable verification file"}
-    attempts = data.get("attempts") if isinstance(data, dict) else None
-    return attempts[-1] if isinstance(attempts, list) and attempts and isinstance(attempts[-1], dict) else None
+        data = load_json(path.read_bytes(), str(path))
+    except (OSError, ValueError) as exc:
+        return None, f"unreadable ({exc})"
+    problems = check_verification(data, doc, suite, records)
+    if problems:
+        return None, "; ".join(problems[:3]) + (f" … ({len(problems) - 3} more)" if len(problems) > 3 else "")
+    return dict(data["attempts"][-1]), None
 
 
 def load_entries(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: bool = True) -> list[Entry]:
@@ -151,6 +165,8 @@ def load_entries(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: 
         current = board.current_suite(shown.name).suite
         if current is not None and (current.version, current.hash) == (shown.version, shown.hash):
             shown = current  # the same protocol (the hash leaves the description out): show the board's wording
+        else:  # an older version: a submitted description is not covered by the hash, so none is shown
+            shown = dataclasses.replace(shown, description="")
         entries.append(
             Entry(
                 path=path,
@@ -160,8 +176,10 @@ def load_entries(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: 
                 records=validation.records,
                 scores=result.scores,
                 plots=result.plots,
-                verification=_latest_verification(board, validation.suite.name, doc["id"]),
             )
+        )
+        entries[-1].verification, entries[-1].verification_problem = _latest_verification(
+            board, validation.suite, doc, validation.records
         )
     if problems:
         raise BoardError(problems)

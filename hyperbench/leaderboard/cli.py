@@ -10,7 +10,8 @@
 
 ``SOURCE`` is a runs directory written by ``hyperbench run`` (``--name`` required) or a submission JSON
 packed elsewhere (its checkpoints in ``<id>/`` next to it). Exit codes: 0 accepted / built / verified,
-1 verification found a discrepancy, 2 rejected or invalid arguments (nothing written).
+1 verification found a discrepancy, 2 rejected or invalid arguments (nothing written), 3 could not verify
+(the entry has no checkpoints, does not validate, or re-evaluation failed; the reason is printed).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from typing import Any
 
 from hyperbench.leaderboard.submission import CHECKPOINT_MODES
 
-__all__ = ["register"]
+__all__ = ["EXIT_NOT_VERIFIED", "register"]
+
+#: Exit code of ``verify`` when the entry could not be verified at all (1 means a discrepancy was found).
+EXIT_NOT_VERIFIED = 3
 
 
 def _board_args(parser: argparse.ArgumentParser, suites: bool = True) -> None:
@@ -209,6 +213,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from hyperbench.leaderboard.verify import Tolerance, VerifyError, verify_submission
 
     board = _board(args)
+    if args.sample < 1 or not args.tolerance >= 0 or not args.z >= 0:
+        print("hyperbench leaderboard verify: --sample must be ≥ 1, --tolerance and --z ≥ 0", file=sys.stderr)
+        return 2
+    try:
+        board.find(args.submission_id)
+    except KeyError as exc:
+        print(f"hyperbench leaderboard verify: {exc.args[0]}", file=sys.stderr)
+        return 2
     try:
         attempt = verify_submission(
             board,
@@ -218,13 +230,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             tolerance=Tolerance(normalised=args.tolerance, z=args.z),
             write=not args.no_write,
         )
-    except (KeyError, SubmissionRejected, VerifyError, ValueError) as exc:
-        print(f"hyperbench leaderboard verify: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
-        return 2
+    except (SubmissionRejected, VerifyError) as exc:
+        print(f"hyperbench leaderboard verify: could not verify: {exc}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    except Exception as exc:  # re-evaluation crashed: a reason, not a traceback, and not "discrepancy"
+        print(f"hyperbench leaderboard verify: could not verify: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
     print(
         f"{args.submission_id}: {attempt['status']} ({attempt['sample']} of {attempt['of']} checkpoints, "
         f"verification seed {attempt['seed']}, tolerance max({args.tolerance} × |reference − random|, {args.z} SE))"
     )
+    for note in sorted({c["note"] for c in attempt["checks"] if c.get("note")}):
+        print(f"  note: {note}")
     for c in attempt["checks"]:
         flag = "agrees" if c["agree"] else "DISCREPANCY"
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ from hyperbench.leaderboard.build import Entry, method_rows
 __all__ = ["COLUMNS", "columns", "render_html", "render_markdown"]
 
 Group = tuple[str, int, bool, list[Entry]]
+
+#: Shown instead of the description of a suite version the board no longer holds: a submitted description is not
+#: covered by the suite hash, so the board shows only its own copy.
+OLD_VERSION_NOTE = "An older version of the suite; its description is shown only while it is the board's current version."
 
 
 @dataclass(frozen=True)
@@ -328,8 +333,22 @@ def _settings_text(settings: Mapping[str, Any]) -> str:
 # Markdown
 
 
+_MD_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+!|~/])")
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Untrusted text as one line of inert Markdown: no HTML, no links, images, emphasis, code or table cells.
+
+    Markdown punctuation is backslash-escaped (CommonMark: any ASCII punctuation may be), ``& < > " '``
+    become HTML entities, line breaks become spaces, and bare ``www.`` / ``://`` are broken so GitHub does
+    not turn them into links.
+    """
+    text = " ".join(text.split())
+    text = _MD_PUNCTUATION.sub(r"\\\1", text)
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", text)
+    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
+    text = re.sub(r"^([-=])", r"\\\1", text)
+    return html.escape(text, quote=True)
 
 
 def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Mapping[str, Any]) -> str:
@@ -354,8 +373,11 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
     for name, version, current, entries in groups:
         add(f"## {_group_title(name, version, current)}")
         add("")
-        if entries[0].suite.description:
+        if entries[0].suite.description:  # the board's own suite file (build.load_entries), not a submitted one
             add(_md(entries[0].suite.description))
+            add("")
+        elif not current:
+            add(_md(OLD_VERSION_NOTE))
             add("")
         for fact in _suite_facts(entries[0]):
             add(f"- {fact}")
@@ -367,11 +389,14 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
             values = []
             for c in cols:
                 text = cells[c.key][0]
-                if c.key == "method":
-                    text = f"`{text}`"
-                elif c.key == "raw":
-                    text = f"[{text}]({cells['raw'][1]})"
-                values.append(_md(text))
+                if c.key == "method":  # suite-validated label: lowercase letters, digits, '.', '-', '_'
+                    values.append(f"`{text}`")
+                elif c.key == "raw":  # the id is validated the same way
+                    values.append(f"[{text}]({cells['raw'][1]})")
+                elif c.key == "submitter":  # the only free text of the row
+                    values.append(_md(text))
+                else:  # numbers and words this module wrote
+                    values.append(text.replace("|", "\\|"))
             add("| " + " | ".join(values) + " |")
         add("")
         for note in _group_notes(entries):
@@ -555,6 +580,8 @@ def _html_table(name: str, version: int, entries: Sequence[Entry]) -> list[str]:
 
 def _verification_html(entry: Entry) -> list[str]:
     v = entry.verification
+    if v is None and entry.verification_problem is not None:
+        return [f"<p>Verification: the verification file is not shown: {_e(entry.verification_problem)}</p>"]
     if v is None:
         text = (
             "not verified yet: <code>hyperbench leaderboard verify " + _e(entry.id) + " --sample K</code>"
@@ -563,6 +590,7 @@ def _verification_html(entry: Entry) -> list[str]:
         )
         return [f"<p>Verification: {text}</p>"]
     tol = v.get("tolerance") or {}
+    notes = [str(c["note"]) for c in v.get("checks") or [] if c.get("note")]
     out = [
         f"<p>Verification ({_e(str(v.get('date', ''))[:10])}, hyperbench {_e(v.get('hyperbench', '?'))}, verification seed "
         f"{_e(v.get('seed', '?'))}, {_e(v.get('sample', '?'))} of {_e(v.get('of', '?'))} checkpoints): "
@@ -583,6 +611,7 @@ def _verification_html(entry: Entry) -> list[str]:
             f"<td>{'yes' if c.get('agree') else '<strong>no</strong>'}</td></tr>"
         )
     out.append("</tbody></table></div>")
+    out.extend(f"<p><small>{_e(n)}</small></p>" for n in sorted(set(notes)))
     return out
 
 
@@ -651,8 +680,10 @@ def render_html(groups: Sequence[Group], empty: Sequence[str], settings: Mapping
         out.append("<p>No submissions yet.</p>")
     for name, version, current, entries in groups:
         out.append(f'<section id="suite-{_slug(name, version)}"><h2>{_e(_group_title(name, version, current))}</h2>')
-        if entries[0].suite.description:
+        if entries[0].suite.description:  # the board's own suite file (build.load_entries), not a submitted one
             out.append(f"<p>{_code_md(entries[0].suite.description)}</p>")
+        elif not current:
+            out.append(f"<p>{_e(OLD_VERSION_NOTE)}</p>")
         out.append('<ul class="facts">' + "".join(f"<li>{_code_md(f)}</li>" for f in _suite_facts(entries[0])) + "</ul>")
         out.extend(_html_table(name, version, entries))
         for entry in entries:

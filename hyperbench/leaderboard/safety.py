@@ -41,6 +41,10 @@ ALLOWED_SUFFIXES: tuple[str, ...] = (".safetensors", ".json")
 PICKLE_SUFFIXES: tuple[str, ...] = (".pkl", ".pickle", ".pt", ".pth", ".zip", ".ckpt", ".joblib", ".npy", ".npz")
 
 _ZIP_MAGIC = b"PK\x03\x04"
+#: Decompressed bytes :func:`sniff_pickle` reads from a zip archive, over all its members (and nested archives).
+MAX_ZIP_READ = 16 * 1024 * 1024
+#: Members of a zip archive :func:`sniff_pickle` looks at.
+MAX_ZIP_MEMBERS = 1000
 _MAX_ZIP_DEPTH = 2
 _MAX_SAFETENSORS_HEADER = 100_000_000
 
@@ -77,7 +81,8 @@ def sniff_pickle(data: bytes, loose: bool = False, _depth: int = 0) -> str | Non
 
     Recognises a complete pickle stream of any protocol, and zip archives (SB3 ``.zip`` models,
     ``torch.save`` files) with a pickle member, a member whose name says pickle (``*.pkl``), or a nested
-    ``torch.save`` archive. With ``loose``, a pickle protocol header (``\\x80`` + 2…5) is enough, so a
+    ``torch.save`` archive; at most :data:`MAX_ZIP_READ` decompressed bytes of an archive are read, streamed
+    (a member's pickle header is in its first bytes). With ``loose``, a pickle protocol header (``\\x80`` + 2…5) is enough, so a
     truncated pickle is still named as one: use it only on data already known not to be a valid file of
     its declared type (a valid safetensors file may start with those two bytes).
 
@@ -95,14 +100,21 @@ def sniff_pickle(data: bytes, loose: bool = False, _depth: int = 0) -> str | Non
             archive = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile:
             return None
+        budget = MAX_ZIP_READ  # decompressed bytes read over all members: a zip bomb costs at most this
         with archive:
-            for info in archive.infolist():
+            for info in archive.infolist()[:MAX_ZIP_MEMBERS]:
                 name = info.filename
                 if name.lower().endswith((".pkl", ".pickle")):
                     return f"a zip archive holding pickle data (member {name!r})"
-                if info.file_size > 512 * 1024 * 1024:
+                if budget <= 0:
+                    break
+                try:  # streamed: never more than the remaining budget, whatever size the member claims
+                    with archive.open(info) as member:
+                        head = member.read(budget)
+                except Exception:  # corrupt member, unsupported compression, encryption: nothing to parse
                     continue
-                inner = sniff_pickle(archive.read(info), loose=True, _depth=_depth + 1)
+                budget -= len(head)
+                inner = sniff_pickle(head, loose=True, _depth=_depth + 1)
                 if inner is not None:
                     return f"a zip archive holding {inner} (member {name!r})"
     return None

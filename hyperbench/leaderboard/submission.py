@@ -67,6 +67,7 @@ __all__ = [
     "CHECKPOINT_MODES",
     "KIND",
     "SCHEMA_VERSION",
+    "SYMLINK_PROBLEM",
     "Candidate",
     "actor_weights",
     "checkpoint_relpath",
@@ -75,6 +76,7 @@ __all__ = [
     "read_payload",
     "read_submission_file",
     "records_sha256",
+    "regular_files",
 ]
 
 #: Version of the submission format; bump it on any change of meaning.
@@ -204,12 +206,46 @@ def read_submission_file(path: str | os.PathLike[str]) -> Candidate:
             for rel in rels:
                 listed.add(rel)
                 candidate.files[rel] = base / rel
-        if base.is_dir():
-            for file in sorted(p for p in base.rglob("*") if p.is_file()):
-                rel = file.relative_to(base).as_posix()
-                if rel not in listed:
-                    candidate.unlisted[rel] = file
+        links, found = regular_files(base)
+        candidate.problems.extend(f"{path.parent / link}: {SYMLINK_PROBLEM}" for link in links)
+        for rel, file in found.items():
+            if rel not in listed:
+                candidate.unlisted[rel] = file
+        for rel in links:  # never read through a link, listed or not
+            candidate.files.pop(rel, None)
     return candidate
+
+
+#: Why a symlink in a submission is refused.
+SYMLINK_PROBLEM = "is a symlink; a submission holds regular files only (a link could point anywhere)"
+
+
+def regular_files(root: Path) -> tuple[list[str], dict[str, Path]]:
+    """Walk ``root`` without following links.
+
+    :param root: a directory (absent: nothing found)
+    :return: the links found (paths relative to ``root.parent``, ``root`` itself included when it is one) and
+        every regular file (path relative to ``root`` → path)
+    """
+    if root.is_symlink():
+        return [root.name], {}
+    files: dict[str, Path] = {}
+    links: list[str] = []
+    if not root.is_dir():
+        return links, files
+
+    def fail(exc: OSError) -> None:
+        links.append(f"{root.name} (unreadable: {exc.strerror})")
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=fail):
+        here = Path(dirpath)
+        for name in sorted([*dirnames, *filenames]):
+            entry = here / name
+            if entry.is_symlink():
+                links.append(entry.relative_to(root.parent).as_posix())
+            elif name in filenames and entry.is_file():
+                files[entry.relative_to(root).as_posix()] = entry
+    return sorted(links), dict(sorted(files.items()))
 
 
 def _entry_relpaths(entry: Any) -> list[str]:
@@ -255,6 +291,9 @@ def _read_records(runs_dir: Path, problems: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for path in iter_record_paths(runs_dir):
         rel = path.relative_to(runs_dir)
+        if path.is_symlink():
+            problems.append(f"{rel}: {SYMLINK_PROBLEM}")
+            continue
         data = path.read_bytes()
         pickled = sniff_pickle(data, loose=True)
         if pickled is not None:
@@ -433,15 +472,16 @@ def pack_runs(
             rel = artifacts.get("policy") if isinstance(artifacts, Mapping) else None
             if not isinstance(rel, str):
                 continue
-            folder = (runs_dir / rel).resolve()
-            if not folder.is_relative_to(runs_dir.resolve()) or not folder.is_dir():
+            folder = runs_dir / rel
+            if not folder.resolve().is_relative_to(runs_dir.resolve()) or not folder.is_dir():
                 problems.append(
                     f"record {rec.get('method')}/{rec.get('task')}/seed-{rec.get('seed')}: policy {rel!r} not found"
                 )
                 continue
+            links, found = regular_files(folder)
+            problems.extend(f"{folder.parent / link}: {SYMLINK_PROBLEM}" for link in links)
             names: dict[str, Any] = {}
-            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-                name = file.relative_to(folder).as_posix()
+            for name, file in found.items():
                 if "/" in name:
                     problems.append(f"{file}: unexpected sub-directory in a policy directory")
                     continue

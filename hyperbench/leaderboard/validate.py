@@ -50,6 +50,7 @@ from hyperbench.leaderboard.submission import (
     Candidate,
     checkpoint_relpath,
     compute_totals,
+    SYMLINK_PROBLEM,
     read_payload,
     records_sha256,
 )
@@ -447,6 +448,11 @@ def _check_checkpoints(
                 problems.append(f"{where}/{name}: needs 'sha256' and 'bytes'")
                 continue
             src = candidate.files.get(rel)
+            if src is not None and not isinstance(src, bytes) and any(
+                p.is_symlink() for p in (src, *src.parents[: len(rel.split("/"))])
+            ):
+                problems.append(f"{where}/{name}: {SYMLINK_PROBLEM}")
+                continue
             if src is None or (not isinstance(src, bytes) and not src.is_file()):
                 problems.append(f"{where}/{name}: file missing (expected next to the submission in <id>/{rel})")
                 continue

@@ -28,6 +28,7 @@ when every sampled checkpoint agrees; otherwise every discrepancy is reported. R
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import math
@@ -46,9 +47,13 @@ from hyperbench.leaderboard.board import Leaderboard
 from hyperbench.leaderboard.submission import checkpoint_relpath, read_submission_file
 from hyperbench.leaderboard.validate import WEIGHT_FILES, SubmissionRejected, validate
 
-__all__ = ["Tolerance", "VerifyError", "reevaluate", "verify_submission"]
+__all__ = ["Tolerance", "VerifyError", "check_verification", "reevaluate", "verify_submission"]
 
 VERIFICATION_SCHEMA_VERSION = 1
+VERIFICATION_KIND = "hyperbench.Verification"
+#: Episodes a re-evaluation runs at least when the record has a single one: the standard error of the
+#: difference needs a spread, and one episode has none (it is then estimated from the re-evaluation).
+MIN_SPREAD_EPISODES = 5
 
 
 class VerifyError(RuntimeError):
@@ -102,13 +107,14 @@ def allowed_difference(
     return max(tolerance.normalised * scale, tolerance.z * se), se
 
 
-def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
+def reevaluate(spec: RunSpec, weights: Path, eval_seed: int, episodes: int | None = None) -> list[float]:
     """Rebuild a run's policy from its spec, load its safetensors weights, evaluate it on fresh seeds.
 
     :param spec: the run (the suite's spec; the submitted ``spec.json`` was checked equal to it)
     :param weights: ``actor.safetensors`` (SB3: ``policy.actor``'s ``state_dict``), ``policy.safetensors``
         (SB3: the whole policy's) or ``learner.safetensors`` (a meta learner's own safetensors checkpoint)
     :param eval_seed: seed of the evaluation episodes (differs from the run's seed)
+    :param episodes: episodes per task (default: the protocol's)
     :return: every evaluation episode's return
     :raises VerifyError: if the method cannot run here
     """
@@ -130,7 +136,8 @@ def reevaluate(spec: RunSpec, weights: Path, eval_seed: int) -> list[float]:
     kind = method.kind_object
     kind.prepare(method, ctx)
     learner = kind.load_policy(method, weights, ctx, eval_seed)
-    evaluator = kind.evaluator(method, task, spec.eval, eval_seed, fresh=True)
+    protocol = spec.eval if episodes is None else dataclasses.replace(spec.eval, episodes=episodes)
+    evaluator = kind.evaluator(method, task, protocol, eval_seed, fresh=True)
     try:
         outcome = evaluator(learner)
     finally:
@@ -200,8 +207,16 @@ def verify_submission(
         eval_seed = int(rng.integers(0, 2**31 - 1))
         if eval_seed == record.seed:
             eval_seed += 1
-        returns = reevaluate(spec, weights, eval_seed)
         submitted = list(record.final.returns)
+        episodes = None
+        note = None
+        if len(submitted) < 2:  # one episode has no spread: estimate it from a longer re-evaluation
+            episodes = max(spec.eval.episodes, MIN_SPREAD_EPISODES)
+            note = (
+                f"the record has {len(submitted)} evaluation episode, so its spread is estimated from the "
+                f"re-evaluation's {episodes}"
+            )
+        returns = reevaluate(spec, weights, eval_seed, episodes)
         new_mean = float(np.mean(returns))
         diff = new_mean - record.final.return_mean
         scale = _scale(suite, spec.task, record.final.return_mean)
@@ -209,6 +224,8 @@ def verify_submission(
         checks.append(
             {
                 "run": spec.run_id,
+                "weights": weights_name,
+                "sha256": entry["files"][weights_name]["sha256"],
                 "eval_seed": eval_seed,
                 "submitted": {"mean": record.final.return_mean, "std": record.final.return_std, "n": len(submitted)},
                 "reevaluated": {"mean": new_mean, "std": float(np.std(returns)), "n": len(returns), "returns": returns},
@@ -217,6 +234,7 @@ def verify_submission(
                 "standard_error": se,
                 "allowed": allowed,
                 "agree": abs(diff) <= allowed,
+                **({"note": note} if note else {}),
             }
         )
     from hyperbench.version import __version__
@@ -227,6 +245,7 @@ def verify_submission(
         "sample": len(checks),
         "of": len(checkpoints),
         "seed": seed,
+        "records_sha256": doc["records_sha256"],
         "tolerance": {"normalised": tolerance.normalised, "z": tolerance.z},
         "hyperbench": __version__,
         "checks": checks,
@@ -236,7 +255,7 @@ def verify_submission(
         with board.lock():
             history: dict[str, Any] = {
                 "schema_version": VERIFICATION_SCHEMA_VERSION,
-                "kind": "hyperbench.Verification",
+                "kind": VERIFICATION_KIND,
                 "submission": doc["id"],
                 "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash},
                 "attempts": [],
@@ -251,3 +270,105 @@ def verify_submission(
             history["attempts"].append(attempt)
             atomic_write_json(target, history)
     return attempt
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_verification(history: Any, doc: Mapping[str, Any], suite: Suite, records: list[RunRecord]) -> list[str]:
+    """Check a verification file against the entry it claims to verify; the build shows only files that pass.
+
+    The latest attempt must follow the schema :func:`verify_submission` writes, name this submission, its suite
+    (name, version, hash), its records (``records_sha256``) and, per check, a run and weights file the entry
+    carries with that file's SHA-256; its submitted numbers must be the records', its re-evaluated mean and
+    count those of its returns, and every ``allowed`` / ``agree`` / ``status`` what the agreement rule gives.
+    Attempts written before the hashes were recorded (no ``records_sha256``) are checked for everything else.
+    What cannot be checked without re-running is whether the returns came from evaluating the weights: a
+    verification file is its verifier's word (``docs/threat-model.md``).
+
+    :param history: the decoded verification file
+    :param doc: the submission document
+    :param suite: its suite
+    :param records: its parsed records
+    :return: every problem found (empty: the latest attempt may be shown)
+    """
+    if not isinstance(history, Mapping):
+        return ["not a JSON object"]
+    problems: list[str] = []
+    if history.get("schema_version") != VERIFICATION_SCHEMA_VERSION or history.get("kind") != VERIFICATION_KIND:
+        return [f"not a {VERIFICATION_KIND} file of schema_version {VERIFICATION_SCHEMA_VERSION}"]
+    if history.get("submission") != doc.get("id"):
+        problems.append(f"it verifies submission {history.get('submission')!r}, not {doc.get('id')!r}")
+    want_suite = {"name": suite.name, "version": suite.version, "hash": suite.hash}
+    if history.get("suite") != want_suite:
+        problems.append(f"its suite {history.get('suite')!r} is not the entry's {want_suite}")
+    attempts = history.get("attempts")
+    if not isinstance(attempts, list) or not attempts or not isinstance(attempts[-1], Mapping):
+        return [*problems, "no attempts"]
+    attempt = attempts[-1]
+    if "records_sha256" in attempt and attempt["records_sha256"] != doc.get("records_sha256"):
+        problems.append("its records_sha256 is not the entry's (it verified other records)")
+    tol = attempt.get("tolerance")
+    if not isinstance(tol, Mapping) or not all(_finite(tol.get(k)) and tol[k] >= 0 for k in ("normalised", "z")):
+        return [*problems, "tolerance must hold finite, non-negative 'normalised' and 'z'"]
+    tolerance = Tolerance(normalised=float(tol["normalised"]), z=float(tol["z"]))
+    checks = attempt.get("checks")
+    entries = {
+        f"{c['method']}/{c['task']}/seed-{c['seed']}": c for c in doc.get("checkpoints") or [] if isinstance(c, Mapping)
+    }
+    by_run = {f"{r.method}/{r.task}/seed-{r.seed}": r for r in records}
+    if not isinstance(checks, list) or not checks:
+        return [*problems, "the latest attempt lists no checks"]
+    if attempt.get("sample") != len(checks) or attempt.get("of") != len(entries):
+        problems.append(f"sample/of are {attempt.get('sample')!r}/{attempt.get('of')!r}, the file lists {len(checks)} of {len(entries)}")
+    seen: set[str] = set()
+    all_agree = True
+    for i, check in enumerate(checks):
+        where = f"checks[{i}]"
+        if not isinstance(check, Mapping) or not isinstance(check.get("run"), str):
+            problems.append(f"{where}: not a check")
+            continue
+        run = check["run"]
+        where = f"check {run}"
+        entry, record = entries.get(run), by_run.get(run)
+        if entry is None or record is None or record.final is None or run in seen:
+            problems.append(f"{where}: not a checkpoint of this entry (or listed twice)")
+            continue
+        seen.add(run)
+        if "sha256" in check:
+            listed = (entry.get("files") or {}).get(check.get("weights"), {})
+            if not isinstance(listed, Mapping) or check["sha256"] != listed.get("sha256"):
+                problems.append(f"{where}: verified weights with SHA-256 {str(check['sha256'])[:12]}…, not the entry's file")
+        elif "records_sha256" in attempt:
+            problems.append(f"{where}: no SHA-256 of the weights it evaluated")
+        sub, new = check.get("submitted"), check.get("reevaluated")
+        if not isinstance(sub, Mapping) or not isinstance(new, Mapping):
+            problems.append(f"{where}: needs 'submitted' and 'reevaluated'")
+            continue
+        returns = new.get("returns")
+        if not isinstance(returns, list) or not returns or not all(_finite(r) for r in returns):
+            problems.append(f"{where}: reevaluated.returns must be a non-empty list of finite numbers")
+            continue
+        submitted = list(record.final.returns)
+        mean = float(np.mean(returns))
+        if not (_close(sub.get("mean"), record.final.return_mean) and sub.get("n") == len(submitted)):
+            problems.append(f"{where}: submitted mean/n are not the record's ({record.final.return_mean}, {len(submitted)})")
+        if not (_close(new.get("mean"), mean) and new.get("n") == len(returns)):
+            problems.append(f"{where}: reevaluated mean/n are not those of its returns")
+        diff = mean - record.final.return_mean
+        allowed, _se = allowed_difference(submitted, [float(r) for r in returns], _scale(suite, record.task, record.final.return_mean), tolerance)
+        if not (_close(check.get("difference"), diff) and _close(check.get("allowed"), allowed)):
+            problems.append(f"{where}: difference/allowed are not what the agreement rule gives ({diff:.6g}, {allowed:.6g})")
+        agree = abs(diff) <= allowed
+        all_agree = all_agree and agree
+        if check.get("agree") is not agree:
+            problems.append(f"{where}: 'agree' is {check.get('agree')!r}, the agreement rule gives {agree}")
+    want_status = "verified" if all_agree else "discrepancy"
+    if not problems and attempt.get("status") != want_status:
+        problems.append(f"status {attempt.get('status')!r}, its checks give {want_status!r}")
+    return problems
+
+
+def _close(a: Any, b: float) -> bool:
+    return _finite(a) and math.isclose(float(a), b, rel_tol=1e-9, abs_tol=1e-9)
