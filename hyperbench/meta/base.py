@@ -30,7 +30,7 @@ the learner; the loop adds them to ``num_timesteps``, records the returned stati
 callback's ``on_step`` once per iteration (the smallest unit after which the learner is consistent).
 
 **Checkpoints.** :meth:`~MetaLearner.save` writes one safetensors file: the weights, the generator states, and
-in its header a JSON config (class, hyperparameters, family, counters) plus a SHA-256 of the tensor bytes.
+in its header a JSON config (class, hyperparameters, family, counters) plus a SHA-256 of the tensor bytes and of that header.
 Large state (replay buffers, rollout storage: :meth:`~MetaLearner._get_large_state`) is declared apart from
 the weights and written by :meth:`~MetaLearner.save_large_state` to a second safetensors file, without a
 checksum (it can be large and is written at every checkpoint; the suite runner publishes both files together
@@ -46,7 +46,6 @@ naming both classes.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import time
@@ -62,6 +61,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Conve
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger
 
+from hyperbench.digest import DIGEST_KEY, state_digest
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, RolloutLoop, Transition
 
 __all__ = [
@@ -76,9 +76,10 @@ __all__ = [
 
 #: Value of the ``format`` entry in the header of every meta-learner checkpoint.
 CHECKPOINT_FORMAT = "hyperbench.meta-learner"
-#: Version 2 stores the qualified class name; version 1 files (bare class names) are still read.
-CHECKPOINT_VERSION = 2
-_READABLE_VERSIONS = ("1", "2")
+#: Version 3's SHA-256 covers the header (config, family, counters) as well as the tensors; version 2 stores the
+#: qualified class name; versions 1 and 2 (tensor-only checksum; version 1: bare class names) are still read.
+CHECKPOINT_VERSION = 3
+_READABLE_VERSIONS = ("1", "2", "3")
 #: ``format`` of the large-state file (replay buffers, rollout storage) written next to a checkpoint.
 LARGE_STATE_FORMAT = "hyperbench.meta-learner-large-state"
 #: Label of MAML-style adaptation phases collected before any adaptation (see :attr:`EvalResult.pre_adaptation_returns`).
@@ -688,8 +689,8 @@ class MetaLearner(ABC):
             "config": json.dumps(self._get_config(), sort_keys=True),
             "family": json.dumps(self._family_spec, sort_keys=True),
             "state": json.dumps(state, sort_keys=True),
-            "sha256": _tensor_digest(tensors),
         }
+        header[DIGEST_KEY] = state_digest(tensors, header)  # covers the config and counters too
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         save_file(tensors, str(tmp), metadata=header)
         os.replace(tmp, path)
@@ -745,17 +746,6 @@ class MetaLearner(ABC):
         return learner
 
 
-def _tensor_digest(tensors: Mapping[str, th.Tensor]) -> str:
-    digest = hashlib.sha256()
-    for key in sorted(tensors):
-        tensor = tensors[key].detach().contiguous().cpu()
-        digest.update(key.encode())
-        digest.update(str(tensor.dtype).encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.view(-1).view(th.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return digest.hexdigest()
-
-
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, th.Tensor]]:
     """Read and verify a meta-learner checkpoint without building the learner.
 
@@ -787,8 +777,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         raise CheckpointError(
             f"{path}: checkpoint format version {version!r}, this hyperbench reads {list(_READABLE_VERSIONS)}"
         )
-    if metadata.get("sha256") != _tensor_digest(tensors):
-        raise CheckpointError(f"{path} is corrupted: the tensor data does not match the checksum in its header")
+    # Version 3 hashes the header (config, family, counters) with the tensors; versions 1-2 hashed the tensors only.
+    header_covered = version not in ("1", "2")
+    if metadata.get(DIGEST_KEY) != state_digest(tensors, metadata if header_covered else None):
+        covered = "tensor data or header (config, counters)" if header_covered else "tensor data"
+        raise CheckpointError(f"{path} is corrupted or was edited: its {covered} does not match the checksum in its header")
     header: dict[str, Any] = {"class": metadata.get("class", "")}
     for key in ("config", "family", "state"):
         try:

@@ -91,8 +91,50 @@ def test_corrupted_tensor_bytes_are_detected(point_family: TaskFamily, tmp_path:
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF  # inside the tensor data: still a well-formed safetensors file
     path.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="corrupted: the tensor data does not match the checksum"):
+    with pytest.raises(CheckpointError, match="corrupted or was edited: its tensor data or header"):
         MAML.load(path)
+
+
+def test_every_one_byte_edit_of_the_header_is_refused(point_family: TaskFamily, tmp_path: Path) -> None:
+    """The SHA-256 covers the header: an edited config or counter (e.g. ``cg_iters`` 10 → 60) never loads."""
+    import struct
+
+    path = _saved(point_family, tmp_path)
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = data[8 : 8 + n]
+    start = header.index(b'"__metadata__"')
+    loaded_changed = []
+    edits = 0
+    for i in range(start, len(header)):
+        if not header[i : i + 1].isdigit():  # digits: numbers in config/state/family that still parse as JSON
+            continue
+        for repl in {b"6", b"1"} - {header[i : i + 1]}:
+            edits += 1
+            edited = tmp_path / "edited.safetensors"
+            edited.write_bytes(data[:8] + header[:i] + repl + header[i + 1 :] + data[8 + n :])
+            try:
+                MAML.load(edited)
+            except CheckpointError:
+                continue
+            loaded_changed.append(i)
+    assert edits > 50 and loaded_changed == []
+
+
+def test_version_1_checkpoints_still_load(point_family: TaskFamily, tmp_path: Path) -> None:
+    """Checkpoints written before the header was hashed (the board's mini-maml entry) still load."""
+    from safetensors import safe_open
+
+    from hyperbench.digest import state_digest
+
+    path = _saved(point_family, tmp_path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    meta.update(format_version="1", sha256=state_digest(tensors))
+    old = tmp_path / "v1.safetensors"
+    save_file(tensors, str(old), metadata=meta)
+    assert MAML.load(old).num_timesteps == MAML.load(path).num_timesteps
 
 
 @pytest.mark.parametrize("damage", ["truncate", "header", "garbage", "empty"])
@@ -139,7 +181,11 @@ def test_checkpoint_of_unknown_class_or_wrong_family(point_family: TaskFamily, t
     with safe_open(str(path), framework="pt") as f:  # type: ignore[no-untyped-call]
         meta = dict(f.metadata())
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    save_file(tensors, str(tmp_path / "renamed.safetensors"), metadata={**meta, "class": "MAMl"})
+    from hyperbench.digest import state_digest
+
+    renamed = {**meta, "class": "MAMl"}
+    renamed["sha256"] = state_digest(tensors, renamed)  # a consistent file of a class that does not exist
+    save_file(tensors, str(tmp_path / "renamed.safetensors"), metadata=renamed)
     with pytest.raises(CheckpointError, match=r"unknown learner class 'MAMl'.*Did you mean 'MAML'"):
         load_learner(tmp_path / "renamed.safetensors")
     from hyperbench.envs import make_family
