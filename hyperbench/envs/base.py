@@ -50,9 +50,13 @@ OBSERVATION_KEY = "observation"
 _ENV_OPTIONS = ("task",)
 
 
-def _check_count(value: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+#: Most tasks a family generates per split (task lists are built eagerly; PEARL uses at most 100).
+MAX_TASKS = 100_000
+
+
+def _check_count(value: Any, what: str, minimum: int = 1, maximum: int = MAX_TASKS) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not minimum <= value <= maximum:
+        raise ValueError(f"{what} must be an integer >= {minimum} and <= {maximum:,}, got {value!r}")
     return int(value)
 
 
@@ -81,6 +85,10 @@ class TaskFamily(ABC):
     has_oracle_context: ClassVar[bool] = True
     #: an environment keeps its task across resets, so a meta-episode may hold several episodes of one task
     multi_episode: ClassVar[bool] = True
+
+    #: ``True`` when :meth:`_check_task` enforces each split's own range (velocity families, Meta-World); else a
+    #: task belongs to a split only if it is one of that split's fixed tasks.
+    split_by_range: ClassVar[bool] = False
 
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -166,6 +174,13 @@ class TaskFamily(ABC):
             if not self.tasks(split):
                 raise ValueError(f"{self.name} has no {split!r} split; its splits are {list(self.splits)}")
         self._check_task(task, split)
+        if split is not None and not self.split_by_range:
+            members = self.tasks(split)
+            if task not in members:
+                raise ValueError(
+                    f"{self.name}: {task.to_dict()} is not one of the {len(members)} {split!r} tasks (e.g. "
+                    f"{members[0].to_dict()}); pass split=None to use any task of the family's domain"
+                )
         return task
 
     def sample_task(self, rng: np.random.Generator | None = None, split: str = "train") -> Task:

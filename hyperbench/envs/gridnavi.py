@@ -134,7 +134,7 @@ class GridNaviFamily(TaskFamily):
         n_test: int | None = None,
     ) -> None:
         super().__init__(seed)
-        self.grid_size = _check_count(grid_size, "grid_size", minimum=3)
+        self.grid_size = _check_count(grid_size, "grid_size", minimum=3, maximum=1000)
         excluded = {START} | ({(0, 1), (1, 0), (1, 1)} if exclude_start_neighbours else set())
         self.excluded = frozenset(excluded)
         goals: list[Task] = [

@@ -132,6 +132,7 @@ class _VelocityFamily(LocomotionFamily):
     """Target-velocity tasks; the oracle context is the target velocity itself (Sarafian et al.: [0, 3])."""
 
     task_type = VelocityTask
+    split_by_range = True  # any velocity inside a split's range belongs to it
 
     def _init_velocity(self, ranges: dict[str, tuple[float, float]], counts: dict[str, int]) -> None:
         self._ranges = ranges

@@ -148,6 +148,7 @@ class MetaWorldFamily(TaskFamily):
     task_type = MetaWorldTask
     horizon: ClassVar[int] = 500
     has_success: ClassVar[bool] = True
+    split_by_range = True  # _check_task compares the task's own split
     benchmark_name: ClassVar[str]
 
     def __init__(
