@@ -3,7 +3,8 @@
 ::
 
     hyperbench submit SOURCE [--name NAME] [--leaderboard DIR] [--suites DIR ...] [--id ID] [--notes TEXT]
-                             [--checkpoints actor|full|none] [--allow-old-version] [--dry-run] [--build] [--plugin MODULE ...]
+                             [--checkpoints actor|full|none] [--include-hostname] [--allow-old-version] [--dry-run]
+                             [--build] [--plugin MODULE ...]
     hyperbench leaderboard build [--leaderboard DIR] [--suites DIR ...] [--reps N] [--seed S] [--no-plots]
     hyperbench leaderboard serve [--leaderboard DIR] [--port PORT] [--timeout SECONDS]
     hyperbench leaderboard verify ID [--sample K] [--seed S] [--tolerance F] [--z Z] [--leaderboard DIR]
@@ -73,6 +74,11 @@ def register(subparsers: Any) -> None:
     )
     submit.add_argument(
         "--allow-old-version", action="store_true", help="accept runs of an older suite version (listed under that version)"
+    )
+    submit.add_argument(
+        "--include-hostname",
+        action="store_true",
+        help="keep the machines' host names the run records carry (left out by default: submissions are public)",
     )
     submit.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
     submit.add_argument("--build", action="store_true", help="rebuild the board's pages after accepting")
@@ -148,7 +154,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             print("hyperbench submit: --name is required for a runs directory (who submits?)", file=sys.stderr)
             return 2
         candidate = pack_runs(
-            source, args.name.strip(), submission_id=args.submission_id, notes=args.notes, checkpoints=args.checkpoints
+            source,
+            args.name.strip(),
+            submission_id=args.submission_id,
+            notes=args.notes,
+            checkpoints=args.checkpoints,
+            include_hostname=args.include_hostname,
         )
     elif source.is_file():
         candidate = read_submission_file(source)

@@ -15,7 +15,8 @@ A submission is one JSON document (``schema_version`` 1) plus optional checkpoin
         "hyperbench": [str], "python": [str],                 # distinct values over the records
         "git": [{"commit": str | null, "dirty": bool | null, "runs": int}],
         "packages": {str: [str]},                             # distribution → distinct versions
-        "hardware": [{"machine": str, "platform": str, "cpu_count": int | null, "hostname": str, "runs": int}],
+        "hardware": [{"machine": str, "platform": str, "cpu_count": int | null, "runs": int}],
+                                                              # (+ "hostname" only with include_hostname)
         "compute": {"runs": int, "wall_h": float, "cpu_h": float},   # sums over the records
         "packed_with": {...}                                  # provenance of the process that packed it
       },
@@ -325,7 +326,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _provenance(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _provenance(records: Sequence[Mapping[str, Any]], include_hostname: bool = False) -> dict[str, Any]:
     def distinct(values: Sequence[Any]) -> list[Any]:
         seen: list[Any] = []
         for v in values:
@@ -341,12 +342,15 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         g = _mapping(p.get("git"))
         key = json.dumps([g.get("commit"), g.get("dirty")])
         git.setdefault(key, {"commit": g.get("commit"), "dirty": g.get("dirty"), "runs": 0})["runs"] += 1
-        hw = {k: p.get(k) for k in ("machine", "platform", "cpu_count", "hostname")}
+        hw = {k: p.get(k) for k in ("machine", "platform", "cpu_count", "hostname") if k in p}
         hardware.setdefault(json.dumps(hw, sort_keys=True), {**hw, "runs": 0})["runs"] += 1
         for name, version in _mapping(p.get("packages")).items():
             if version is not None and version not in packages.setdefault(name, []):
                 packages[name].append(version)
     timings = [_mapping(r.get("timing")) for r in records]
+    packed_with = current_provenance()
+    if not include_hostname:
+        packed_with.pop("hostname", None)
     return {
         "hyperbench": distinct([p.get("hyperbench") for p in provs]),
         "python": distinct([p.get("python") for p in provs]),
@@ -354,7 +358,7 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "packages": packages,
         "hardware": list(hardware.values()),
         "compute": compute_totals(timings),
-        "packed_with": current_provenance(),
+        "packed_with": packed_with,
     }
 
 
@@ -407,6 +411,7 @@ def pack_runs(
     notes: str = "",
     checkpoints: str = "actor",
     date: str | None = None,
+    include_hostname: bool = False,
 ) -> Candidate:
     """Pack a runs directory written by ``hyperbench run`` into a submission (nothing is written).
 
@@ -422,6 +427,8 @@ def pack_runs(
     :param checkpoints: what to include of the saved policies: ``"actor"`` (SB3 policies cut down to
         ``policy.actor``; meta learners' checkpoints whole), ``"full"`` (as saved) or ``"none"``
     :param date: ISO-8601 date (default: now, UTC)
+    :param include_hostname: keep the machines' host names that run records carry (left out by default: the
+        submission is public)
     :return: the candidate
     """
     if checkpoints not in CHECKPOINT_MODES:
@@ -432,6 +439,10 @@ def pack_runs(
         return Candidate(None, str(runs_dir), problems=[f"{runs_dir}: no records/ directory (is it a runs directory?)"])
     suite_text = _read_suite_text(runs_dir, problems)
     records = _read_records(runs_dir, problems)
+    if not include_hostname:
+        for rec in records:
+            if isinstance(rec.get("provenance"), dict):
+                rec["provenance"].pop("hostname", None)
     records.sort(key=lambda r: (str(r.get("method")), str(r.get("task")), r["seed"] if isinstance(r.get("seed"), int) else -1))
     date = date or _utcnow()
     rhash = records_sha256(records)
@@ -506,7 +517,7 @@ def pack_runs(
         "date": date,
         "notes": notes,
         "suite": suite_meta,
-        "provenance": _provenance(records),
+        "provenance": _provenance(records, include_hostname),
         "summary": summary,
         "records": records,
         "records_sha256": rhash,
