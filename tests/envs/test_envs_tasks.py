@@ -162,3 +162,20 @@ def test_family_level_current_task() -> None:
     fam.set_task(fam.test_tasks[2])
     assert env.unwrapped.get_task() == fam.test_tasks[2]  # type: ignore[attr-defined]
     env.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"split": "test", "task": {"kind": "goal", "goal": [0, -1]}}, "is not one of the 20 'test' tasks"),
+        ({"n_train": 10**12}, "n_train must be an integer >= 1 and <= 100,000"),
+    ],
+    ids=["task-outside-split", "huge-n-train"],
+)
+def test_point_robot_rejects_tasks_outside_their_split_and_absurd_counts(kwargs, message):
+    """Issue 13: a goal in the family's domain but not in the split's fixed list; a task count that would need TiBs."""
+    with pytest.raises(ValueError, match=message):
+        gym.make("hyperbench/PointRobot-v0", **kwargs)
+    family = gym.make("hyperbench/PointRobot-v0").unwrapped.family
+    env = gym.make("hyperbench/PointRobot-v0", split="test", task=family.test_tasks[3].to_dict())
+    assert env.unwrapped.get_task() == family.test_tasks[3]  # a member of the split is accepted
