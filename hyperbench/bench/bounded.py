@@ -183,9 +183,7 @@ def _check_graph(root: yaml.Node, source: str) -> None:
         if ident in size:
             continue
         if ident in on_path:
-            raise InputError(
-                f"{source}: recursive YAML alias (a value that contains itself, line {node.start_mark.line + 1})"
-            )
+            raise InputError(f"{source}: recursive YAML alias (a value that contains itself, line {node.start_mark.line + 1})")
         on_path.add(ident)
         if isinstance(node, yaml.MappingNode):
             _check_duplicate_keys(node, source)

@@ -66,7 +66,6 @@ Wall and CPU time of an attempt that was killed count up to its last checkpoint.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 from collections.abc import Iterator, Mapping

@@ -311,20 +311,23 @@ class UnsafeCheckpointError(RuntimeError):
 def _refuse_unsafe_checkpoint(ckpt: Path) -> None:
     """Raise :class:`UnsafeCheckpointError` unless ``ckpt`` holds only the files hyperbench writes, none a symlink.
 
-    A pickle (``replay_buffer.pkl``, an SB3 ``learner.zip``) would run code when loaded, so it is refused, never
-    opened: whoever can write into a runs directory must not be able to run code in the runner.
+    A pickled replay buffer or an SB3 zip archive (what older versions wrote) would run code when loaded, so it
+    is refused, never opened: whoever can write into a runs directory must not be able to run code in the runner.
     """
     found = sorted(ckpt.rglob("*"))
-    bad = [ckpt] if ckpt.is_symlink() else [p for p in found if p.is_symlink() or (p.is_file() and p.relative_to(ckpt).as_posix() not in CHECKPOINT_FILES)]
+    bad = (
+        [ckpt]
+        if ckpt.is_symlink()
+        else [p for p in found if p.is_symlink() or (p.is_file() and p.relative_to(ckpt).as_posix() not in CHECKPOINT_FILES)]
+    )
     if bad:
         names = ", ".join(
             (p.name if p == ckpt else p.relative_to(ckpt).as_posix()) + (" (a symlink)" if p.is_symlink() else "")
             for p in bad[:5]
         )
-        pickled = any(p.suffix.lower() in (".pkl", ".pickle", ".zip", ".pt", ".pth", ".joblib") for p in bad)
-        what = "pickle-based files (hyperbench never unpickles; older versions wrote SB3 .zip and .pkl checkpoints)"
         raise UnsafeCheckpointError(
-            f"checkpoint {ckpt} holds {what if pickled else 'files hyperbench does not write'}: {names}. "
+            f"checkpoint {ckpt} holds files hyperbench does not write: {names}. Only safetensors and JSON are read "
+            "(never pickle; older versions wrote SB3 zip archives and pickled replay buffers, which are refused). "
             f"Delete {ckpt.parent} to restart this run from scratch (its record is written only when it finishes)."
         )
 

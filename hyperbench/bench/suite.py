@@ -561,7 +561,9 @@ def _parse_eval(value: Any, where: str, problems: list[str], partial: bool) -> d
     out: dict[str, Any] = {}
     for key in ("frequency", "episodes"):
         if key in ev:
-            v = _int(ev[key], f"{where}.{key}", problems, minimum=1, maximum=MAX_BUDGET if key == "frequency" else MAX_EPISODES)
+            v = _int(
+                ev[key], f"{where}.{key}", problems, minimum=1, maximum=MAX_BUDGET if key == "frequency" else MAX_EPISODES
+            )
             if v is not None:
                 out[key] = v
         elif not partial:

@@ -8,7 +8,8 @@ self-contained ``index.html``) → :func:`make_server` (127.0.0.1) and :func:`ve
 (re-evaluation of submitted checkpoints on fresh evaluation seeds).
 
 Command line: ``hyperbench submit`` and ``hyperbench leaderboard build|serve|verify``
-(see :mod:`hyperbench.leaderboard.cli`).
+(see :mod:`hyperbench.leaderboard.cli`). What submitters, runs-directory writers and board readers can and cannot
+do: ``docs/threat-model.md``.
 
 Exports are loaded lazily (on first use) so that the ``hyperbench`` command starts fast.
 """

@@ -58,7 +58,7 @@ class Entry:
     plots: dict[str, bytes] = field(default_factory=dict)
     """plot name → PNG bytes"""
     verification: dict[str, Any] | None = None
-    """the latest verification attempt, if any (only when its file passed :func:`~hyperbench.leaderboard.verify.check_verification`)"""
+    """the latest verification attempt, if any (only when its file passes ``verify.check_verification``)"""
     verification_problem: str | None = None
     """why the verification file is not shown, if it is not"""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import pickletools
 import struct
@@ -82,9 +81,9 @@ def sniff_pickle(data: bytes, loose: bool = False, _depth: int = 0) -> str | Non
     Recognises a complete pickle stream of any protocol, and zip archives (SB3 ``.zip`` models,
     ``torch.save`` files) with a pickle member, a member whose name says pickle (``*.pkl``), or a nested
     ``torch.save`` archive; at most :data:`MAX_ZIP_READ` decompressed bytes of an archive are read, streamed
-    (a member's pickle header is in its first bytes). With ``loose``, a pickle protocol header (``\\x80`` + 2…5) is enough, so a
-    truncated pickle is still named as one: use it only on data already known not to be a valid file of
-    its declared type (a valid safetensors file may start with those two bytes).
+    (a member's pickle header is in its first bytes). With ``loose``, a pickle protocol header (``\\x80`` +
+    2…5) is enough, so a truncated pickle is still named as one: use it only on data already known not to be
+    a valid file of its declared type (a valid safetensors file may start with those two bytes).
 
     :param data: file content
     :param loose: also report a bare pickle protocol header
@@ -240,7 +239,11 @@ def non_finite_tensors(data: bytes) -> list[str]:
         n_bad = int(bad.sum())
         if n_bad:
             all_nan = bool(nan.all())
-            found.append(f"{name} (all NaN)" if all_nan else f"{name} ({n_bad} of {values.size if dtype != 'BF16' else bits.size} values non-finite)")
+            found.append(
+                f"{name} (all NaN)"
+                if all_nan
+                else f"{name} ({n_bad} of {values.size if dtype != 'BF16' else bits.size} values non-finite)"
+            )
     return found
 
 

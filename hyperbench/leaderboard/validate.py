@@ -46,11 +46,11 @@ from hyperbench.leaderboard.submission import (
     KIND,
     POLICY_FILE,
     SCHEMA_VERSION,
+    SYMLINK_PROBLEM,
     TOP_KEYS,
     Candidate,
     checkpoint_relpath,
     compute_totals,
-    SYMLINK_PROBLEM,
     read_payload,
     records_sha256,
 )
@@ -448,8 +448,10 @@ def _check_checkpoints(
                 problems.append(f"{where}/{name}: needs 'sha256' and 'bytes'")
                 continue
             src = candidate.files.get(rel)
-            if src is not None and not isinstance(src, bytes) and any(
-                p.is_symlink() for p in (src, *src.parents[: len(rel.split("/"))])
+            if (
+                src is not None
+                and not isinstance(src, bytes)
+                and any(p.is_symlink() for p in (src, *src.parents[: len(rel.split("/"))]))
             ):
                 problems.append(f"{where}/{name}: {SYMLINK_PROBLEM}")
                 continue

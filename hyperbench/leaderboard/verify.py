@@ -321,7 +321,9 @@ def check_verification(history: Any, doc: Mapping[str, Any], suite: Suite, recor
     if not isinstance(checks, list) or not checks:
         return [*problems, "the latest attempt lists no checks"]
     if attempt.get("sample") != len(checks) or attempt.get("of") != len(entries):
-        problems.append(f"sample/of are {attempt.get('sample')!r}/{attempt.get('of')!r}, the file lists {len(checks)} of {len(entries)}")
+        problems.append(
+            f"sample/of are {attempt.get('sample')!r}/{attempt.get('of')!r}, the file lists {len(checks)} of {len(entries)}"
+        )
     seen: set[str] = set()
     all_agree = True
     for i, check in enumerate(checks):
@@ -357,7 +359,9 @@ def check_verification(history: Any, doc: Mapping[str, Any], suite: Suite, recor
         if not (_close(new.get("mean"), mean) and new.get("n") == len(returns)):
             problems.append(f"{where}: reevaluated mean/n are not those of its returns")
         diff = mean - record.final.return_mean
-        allowed, _se = allowed_difference(submitted, [float(r) for r in returns], _scale(suite, record.task, record.final.return_mean), tolerance)
+        allowed, _se = allowed_difference(
+            submitted, [float(r) for r in returns], _scale(suite, record.task, record.final.return_mean), tolerance
+        )
         if not (_close(check.get("difference"), diff) and _close(check.get("allowed"), allowed)):
             problems.append(f"{where}: difference/allowed are not what the agreement rule gives ({diff:.6g}, {allowed:.6g})")
         agree = abs(diff) <= allowed

@@ -1,8 +1,8 @@
 """Save and restore an SB3 off-policy algorithm's whole training state without pickle: safetensors + JSON.
 
 SB3's own ``model.save()`` writes a zip whose parameters go through ``torch.save`` and whose other
-attributes are cloudpickled, and ``save_replay_buffer`` pickles the buffer; loading either runs whatever
-code the file names. This module writes the state that training continues from as two safetensors files
+attributes are pickled, and ``save_replay_buffer`` pickles the buffer; loading either runs whatever code
+the file names. This module writes the state that training continues from as two safetensors files
 (raw tensor bytes with a JSON header, parsed, never executed) and rebuilds nothing from the file: the
 caller builds a fresh algorithm with the same configuration (hyperbench's runner uses the method registry
 and the run's resolved config) and :func:`load_training_state` fills it in::
@@ -170,7 +170,7 @@ def _getattr_path(obj: Any, dotted: str) -> Any:
 
 
 def _rng_state() -> tuple[th.Tensor, dict[str, Any]]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    name, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss_next = random.getstate()
     return th.get_rng_state(), {
         "numpy": [name, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)],
@@ -299,7 +299,9 @@ def load_training_state(
     directory = Path(directory)
     path = directory / STATE_FILE
     header, tensors = read_state_file(path)
-    _check(header.get("class") == type(model).__name__, path, f"saved from a {header.get('class')}, not a {type(model).__name__}")
+    _check(
+        header.get("class") == type(model).__name__, path, f"saved from a {header.get('class')}, not a {type(model).__name__}"
+    )
     _check(
         header.get("policy_class") == type(model.policy).__name__,
         path,
@@ -404,7 +406,9 @@ def load_training_state(
 def _read_buffer(buffer: Any, path: Path) -> Any:
     """Check a saved buffer against ``buffer``; return a function that copies it in."""
     header, tensors = read_state_file(path, BUFFER_FORMAT)
-    _check(header.get("class") == type(buffer).__name__, path, f"a {header.get('class')}, the model has a {type(buffer).__name__}")
+    _check(
+        header.get("class") == type(buffer).__name__, path, f"a {header.get('class')}, the model has a {type(buffer).__name__}"
+    )
     layout = _json_entry(header, "layout", path)
     want = {
         "buffer_size": int(buffer.buffer_size),

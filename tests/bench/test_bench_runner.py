@@ -76,8 +76,8 @@ def test_resumes_from_the_last_checkpoint_after_a_crash(tmp_path, tiny_suite):
 @pytest.mark.parametrize(
     ("planted", "message"),
     [
-        ("replay_buffer.pkl", "pickle-based files"),  # what hyperbench < 0.2 wrote
-        ("learner.zip", "pickle-based files"),  # SB3's model.save()
+        ("replay_buffer.pkl", "never pickle"),  # what older hyperbench versions wrote
+        ("learner.zip", "never pickle"),  # SB3's model.save()
         ("learner/extra.bin", "files hyperbench does not write"),
         ("symlink", "symlink"),
     ],

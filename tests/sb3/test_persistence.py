@@ -113,7 +113,9 @@ def test_restored_algorithm_continues_bit_identically(algo: type[BaseAlgorithm],
     fresh.learn(80, reset_num_timesteps=False)
     after = _snapshot(model)
     assert after["num_timesteps"] == 200 and after["_n_updates"] > saved["_n_updates"]
-    assert not th.equal(after[next(k for k in after if k.startswith("policy."))], saved[next(k for k in saved if k.startswith("policy."))])
+    assert not th.equal(
+        after[next(k for k in after if k.startswith("policy."))], saved[next(k for k in saved if k.startswith("policy."))]
+    )
     _assert_identical(after, _snapshot(fresh))
 
 
