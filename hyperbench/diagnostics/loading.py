@@ -5,7 +5,7 @@
   from the spec and the weights are loaded strictly (:func:`hyperbench.bench.rebuild.rebuild_sb3`); nothing
   is unpickled. The task comes from the spec. ``actor.safetensors`` (a leaderboard submission's actor-only
   checkpoint) holds no critic and is refused.
-- **SB3 ``.zip``** files (``model.save(...)``, or a runner checkpoint's ``learner.zip``): loaded with the
+- **SB3 ``.zip``** files (``model.save(...)``; runner checkpoints are safetensors, not zips): loaded with the
   algorithm's own ``load``. SB3's loader unpickles parts of the file (cloudpickle), so only load files you
   made yourself. The algorithm (TD3, SAC or TQC) is read from the file's JSON metadata unless given; the
   file does not name its environment, so the task must be given.
