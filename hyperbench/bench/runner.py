@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hyperbench.bench.bounded import load_json
 from hyperbench.bench.evaluators import EvalOutcome, MetaEvaluator, Sb3Evaluator, derived_seed
 from hyperbench.bench.files import (
     atomic_publish_dir,
@@ -442,7 +443,7 @@ def _run_locked(
     latest = _latest_checkpoint(ckpt_root)
     if latest is not None:
         _refuse_unsafe_checkpoint(latest)
-        state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+        state = load_json((latest / "state.json").read_bytes(), str(latest / "state.json"))
         progress = _Progress(**state)
         progress.resumed_from.append(progress.steps[-1] if progress.steps else 0)
     progress.attempts += 1
