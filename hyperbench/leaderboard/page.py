@@ -333,6 +333,11 @@ def _settings_text(settings: Mapping[str, Any]) -> str:
 # Markdown
 
 
+def _plain(text: str) -> str:
+    """Text this module wrote (numbers, statuses, caveats) as one Markdown table-safe line."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 _MD_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+!|~/])")
 
 
@@ -396,11 +401,11 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
                 elif c.key == "submitter":  # the only free text of the row
                     values.append(_md(text))
                 else:  # numbers and words this module wrote
-                    values.append(text.replace("|", "\\|"))
+                    values.append(_plain(text))
             add("| " + " | ".join(values) + " |")
         add("")
         for note in _group_notes(entries):
-            add(f"- {_md(note)}")
+            add(f"- {_plain(note)}")
         add("")
         for entry in entries:
             add(f"### Entry `{entry.id}` by {_md(str(entry.doc['submitter']))}, {str(entry.doc['date'])[:10]}")
@@ -422,7 +427,7 @@ def render_markdown(groups: Sequence[Group], empty: Sequence[str], settings: Map
             add("| task | random / zero-action / reference | " + " | ".join(f"`{m}`" for m in methods) + " |")
             add("| --- | --- |" + " --- |" * len(methods))
             for task, task_cells in _per_task_rows(entry):
-                add(f"| `{task}` | " + " | ".join(_md(c) for c in task_cells) + " |")
+                add(f"| `{task}` | " + " | ".join(_plain(c) for c in task_cells) + " |")
             add("")
     if empty:
         add("## Suites without entries")
