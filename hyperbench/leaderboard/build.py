@@ -227,7 +227,7 @@ def build_board(board: Leaderboard, *, reps: int = 2000, seed: int = 0, plots: b
     if claims_file.is_file():
         from hyperbench.claims.table import board_section_html, board_section_markdown
 
-        claims = json.loads(claims_file.read_text(encoding="utf-8"))
+        claims = load_json(claims_file.read_bytes(), str(claims_file))
         markdown = markdown.rstrip("\n") + "\n\n" + board_section_markdown(claims)
         html = html.replace("</body></html>", board_section_html(claims) + "</body></html>")
     board.root.mkdir(parents=True, exist_ok=True)
