@@ -9,7 +9,7 @@ step                   ``sb3`` (:class:`Sb3Kind`)                       ``meta``
 =====================  ===============================================  ================================================
 ``prepare``            the training ``VecEnv`` in ``ctx.env``           nothing (the learner owns its environments)
 ``evaluator``          SB3 ``evaluate_policy`` on held-out episodes      the learner's ``evaluate(tasks, n, seed)``
-``save_checkpoint``    safetensors + JSON training state (+ buffer)      weights (``learner.safetensors``) + large state
+``save_checkpoint``    safetensors + JSON training state (+ buffer)     weights (``learner.safetensors``) + large state
 ``load_checkpoint``    the same, then a fresh seed per attempt          the same (buffers restored)
 ``save_policy``        ``policy.safetensors`` (weights only)            the learner's own checkpoint (weights only)
 ``load_policy``        build from the spec, load the weights            ``load`` from the checkpoint, fresh streams
