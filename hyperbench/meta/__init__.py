@@ -1,5 +1,5 @@
 """Meta-RL learners with one SB3-shaped contract (:class:`MetaLearner`, ``docs/meta-learners.md``): MAML,
-Context-MAML, Hyper-MAML, all driven by the shared rollout loop (:class:`RolloutLoop`)."""
+Context-MAML, Hyper-MAML, PEARL, Hyper-PEARL, all driven by the shared rollout loop (:class:`RolloutLoop`)."""
 
 from hyperbench.meta.base import (
     CheckpointError,
@@ -9,6 +9,7 @@ from hyperbench.meta.base import (
     read_checkpoint,
 )
 from hyperbench.meta.maml import MAML, VARIANTS, MAMLConfig, MAMLState
+from hyperbench.meta.pearl import PEARL, PEARL_VARIANTS, PEARLConfig, PEARLState
 from hyperbench.meta.policies import HyperGaussianPolicy, MLPGaussianPolicy
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, RolloutLoop, Transition
 
@@ -22,6 +23,10 @@ __all__ = [
     "HyperGaussianPolicy",
     "MAMLConfig",
     "MAMLState",
+    "PEARL",
+    "PEARL_VARIANTS",
+    "PEARLConfig",
+    "PEARLState",
     "MLPGaussianPolicy",
     "MetaLearner",
     "Phase",

@@ -1,4 +1,4 @@
-"""The in-repo meta learners as suite methods (``maml``, ``context-maml``, ``hyper-maml``, …).
+"""The in-repo meta learners as suite methods (``maml``, ``context-maml``, ``hyper-maml``, ``pearl``, ``hyper-pearl``).
 
 This module does not import :mod:`hyperbench.bench` (``meta`` sits below ``bench``): the bench registry
 (``hyperbench.bench.methods``) calls :func:`register_all` with its own ``register_method``.
@@ -19,6 +19,7 @@ from typing import Any
 
 from hyperbench.meta.base import MetaLearner
 from hyperbench.meta.maml import MAML, VARIANTS
+from hyperbench.meta.pearl import PEARL, PEARL_VARIANTS
 
 __all__ = ["METHODS", "LearnerMethod", "build_method", "register_all"]
 
@@ -82,6 +83,19 @@ METHODS: dict[str, LearnerMethod] = {
     )
     for name in VARIANTS
 }
+
+_PEARL_DESCRIPTIONS = {
+    "pearl": "PEARL (Rakelly et al. 2019): SAC on a latent task variable inferred from context (product of Gaussians)",
+    "hyper-pearl": "Hyper-PEARL (Sarafian et al. 2021): PEARL with policy primary(z) -> net(s), critic primary(s) -> net(a, z)",
+}
+
+#: PEARL's SAC needs Box actions; its meta-episode holds context-collecting (prior) and posterior episodes.
+METHODS.update(
+    {
+        name: LearnerMethod(PEARL, {"variant": name}, _PEARL_DESCRIPTIONS[name], action_kinds=("box",), episodes_per_task=2)
+        for name in PEARL_VARIANTS
+    }
+)
 
 
 def register_all(register_method: Callable[..., Any], replace: bool = False) -> list[str]:
