@@ -226,6 +226,8 @@ def _make_callback(
 
         def _on_step(self) -> bool:
             step = int(self.model.num_timesteps)
+            if step >= points[-1]:  # an iteration overshot the budget: learn() ends, the final evaluation follows
+                return True
             if self.pending and step >= self.pending[0]:
                 while self.pending and step >= self.pending[0]:
                     self.pending.pop(0)
