@@ -86,7 +86,9 @@ def main() -> None:
                 step()
             times[name].append((time.perf_counter() - start) / args.steps)
     base = statistics.median(times["SB3 SAC train()"])
-    print(f"threads={args.threads} rounds={args.rounds} steps={args.steps}; batch {META_BATCH}x{BATCH}, 3x300, latent {LATENT}")
+    print(
+        f"threads={args.threads} rounds={args.rounds} steps={args.steps}; batch {META_BATCH}x{BATCH}, 3x300, latent {LATENT}"
+    )
     for name, values in times.items():
         med = statistics.median(values)
         print(f"{name:28s} {1000 * med:8.1f} ms/step   {med / base:5.2f}x SB3 SAC")

@@ -37,7 +37,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch as th
@@ -49,7 +49,7 @@ from hyperbench.meta.pearl_buffers import MultiTaskReplayBuffer
 from hyperbench.meta.pearl_nets import ContextEncoder, TanhGaussianPolicy, gaussian_kl_to_unit, make_critics
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase
 
-__all__ = ["POSTERIOR", "PRIOR", "PEARL", "PEARL_VARIANTS", "PEARLConfig", "PEARLState"]
+__all__ = ["PEARL", "PEARL_VARIANTS", "POSTERIOR", "PRIOR", "PEARLConfig", "PEARLState"]
 
 #: The two variants.
 PEARL_VARIANTS: tuple[str, ...] = ("pearl", "hyper-pearl")
@@ -245,7 +245,9 @@ class PEARL(MetaLearner):
     """
 
     headline = Headline((POSTERIOR,), "episode", "return of each episode acting on the posterior after the prior episode(s)")
-    secondary_scores = {"prior": Headline((PRIOR,), "episode", "return of the context-collecting episode(s) on the prior")}
+    secondary_scores: ClassVar[Mapping[str, Headline]] = {
+        "prior": Headline((PRIOR,), "episode", "return of the context-collecting episode(s) on the prior")
+    }
 
     def __init__(
         self,
@@ -432,7 +434,9 @@ class PEARL(MetaLearner):
             ids = th.randint(n_train, (cfg.meta_batch_size,), generator=gen)
         else:
             ids = th.randperm(n_train, generator=gen)[: cfg.meta_batch_size]
-        c_obs, c_act, c_rew, c_next, _ = self.encoder_buffer.split(self.encoder_buffer.sample(ids, cfg.context_batch_size, gen))
+        c_obs, c_act, c_rew, c_next, _ = self.encoder_buffer.split(
+            self.encoder_buffer.sample(ids, cfg.context_batch_size, gen)
+        )
         obs, act, rew, nxt, done = self.replay_buffer.split(self.replay_buffer.sample(ids, cfg.batch_size, gen))
         n = ids.numel() * cfg.batch_size
         obs, act, rew, nxt, done = obs.reshape(n, -1), act.reshape(n, -1), rew.reshape(n), nxt.reshape(n, -1), done.reshape(n)
@@ -522,7 +526,9 @@ class PEARL(MetaLearner):
         rng, gen = self._eval_streams(seed) if seed is not None else (self.rng, self.torch_rng)
         phases = tuple(Phase(PRIOR, 1, explore=True) for _ in range(n_episodes or self.config.eval_prior_episodes))
         state = self.rollout.run(self, [task], phases, rng, gen).state
-        state.z = state.mean.unsqueeze(1) + state.var.sqrt().unsqueeze(1) * th.randn(1, 1, self.config.latent_dim, generator=gen)
+        state.z = state.mean.unsqueeze(1) + state.var.sqrt().unsqueeze(1) * th.randn(
+            1, 1, self.config.latent_dim, generator=gen
+        )
         return state
 
     @th.no_grad()

@@ -43,7 +43,9 @@ class MultiTaskReplayBuffer:
         grown[:, :allocated] = self.data
         self.data = grown
 
-    def add(self, task: int, obs: th.Tensor, action: th.Tensor, reward: th.Tensor, next_obs: th.Tensor, done: th.Tensor) -> None:
+    def add(
+        self, task: int, obs: th.Tensor, action: th.Tensor, reward: th.Tensor, next_obs: th.Tensor, done: th.Tensor
+    ) -> None:
         """Append ``n`` transitions of task ``task`` (rows of each tensor; overwrites the oldest when full).
 
         :param task: task row

@@ -118,6 +118,8 @@ class TanhGaussianPolicy(nn.Module):
         else:
             self.net = ensemble_mlp(obs_dim + latent_dim, hidden, 2 * self.act_dim, 1)
         low, high = th.as_tensor(action_low, dtype=th.float32), th.as_tensor(action_high, dtype=th.float32)
+        self.scale: th.Tensor
+        self.offset: th.Tensor
         self.register_buffer("scale", (high - low) / 2.0)
         self.register_buffer("offset", (high + low) / 2.0)
 

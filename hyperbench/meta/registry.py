@@ -86,7 +86,7 @@ METHODS: dict[str, LearnerMethod] = {
 
 _PEARL_DESCRIPTIONS = {
     "pearl": "PEARL (Rakelly et al. 2019): SAC on a latent task variable inferred from context (product of Gaussians)",
-    "hyper-pearl": "Hyper-PEARL (Sarafian et al. 2021): PEARL with policy primary(z) -> net(s), critic primary(s) -> net(a, z)",
+    "hyper-pearl": "Hyper-PEARL (Sarafian et al. 2021): PEARL, policy primary(z) -> net(s), critic primary(s) -> net(a, z)",
 }
 
 #: PEARL's SAC needs Box actions; its meta-episode holds context-collecting (prior) and posterior episodes.

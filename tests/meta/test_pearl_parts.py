@@ -73,8 +73,20 @@ def test_config_errors_name_the_fix() -> None:
 
 def test_defaults_are_the_reference_ones_and_methods_are_registered() -> None:
     cfg = PEARLConfig()
-    assert (cfg.latent_dim, cfg.hidden, cfg.meta_batch_size, cfg.context_batch_size, cfg.batch_size) == (5, (300,) * 3, 16, 64, 256)
-    assert (cfg.reward_scale, cfg.kl_weight, cfg.initial_steps, cfg.prior_steps, cfg.posterior_steps) == (5.0, 0.1, 2000, 400, 400)
+    assert (cfg.latent_dim, cfg.hidden, cfg.meta_batch_size, cfg.context_batch_size, cfg.batch_size) == (
+        5,
+        (300,) * 3,
+        16,
+        64,
+        256,
+    )
+    assert (cfg.reward_scale, cfg.kl_weight, cfg.initial_steps, cfg.prior_steps, cfg.posterior_steps) == (
+        5.0,
+        0.1,
+        2000,
+        400,
+        400,
+    )
     assert cfg.gradient_steps == 2000 and cfg.hyper_init == "hyperl-sac"
     for name in ("pearl", "hyper-pearl"):
         assert METHODS[name].learner is PEARL and METHODS[name].action_kinds == ("box",)
