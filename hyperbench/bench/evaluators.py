@@ -157,10 +157,6 @@ class Sb3Evaluator:
 class MetaEvaluator:
     """Evaluate a meta learner with its own ``evaluate(tasks, n_episodes, seed)`` on the held-out test tasks.
 
-    Families with an out-of-distribution split (``ood_test_tasks``, e.g. HalfCheetah-Vel-Medium) are also
-    evaluated on it; those scores are reported apart, as ``"ood-test/<score>"`` entries of ``scores`` (the
-    headline samples stay the in-distribution test tasks').
-
     The outcome's ``returns`` are the learner's headline samples; the per-episode matrix of every
     meta-episode comes along.
 
@@ -173,9 +169,6 @@ class MetaEvaluator:
 
     def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None, seed: int = 0) -> None:
         self.tasks = task.test_tasks(max_tasks)
-        family = task.family
-        ood = list(getattr(family, "ood_test_tasks", None) or [])
-        self.ood_tasks = ood if max_tasks is None else ood[:max_tasks]
         self.episodes = episodes
         self.seed = int(seed)
 
@@ -194,10 +187,6 @@ class MetaEvaluator:
             )
         head = result.returns
         succ = result.successes
-        scores = result.scores()
-        if self.ood_tasks:  # families with an out-of-distribution split: its scores are kept apart
-            ood = learner.evaluate(self.ood_tasks, self.episodes, seed=self.seed)
-            scores.update({f"ood-test/{name}": value for name, value in ood.scores().items()})
         return EvalOutcome(
             returns=[float(x) for x in head.reshape(-1)],
             successes=None if succ is None else [bool(s) for s in succ.reshape(-1)],
@@ -206,7 +195,7 @@ class MetaEvaluator:
             episode_successes=None if result.episode_successes is None else result.episode_successes.tolist(),
             phases=list(result.phases),
             headline=result.headline.to_dict(),
-            scores=scores,
+            scores=result.scores(),
         )
 
     def close(self) -> None:
