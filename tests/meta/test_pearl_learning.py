@@ -1,6 +1,6 @@
 """PEARL learns on Point-Robot: the posterior identifies the goal and acting on it beats the prior and chance.
 
-One training run (module fixture, about 12,000 gradient steps: minutes on a CPU) feeds every check, so the
+One training run (module fixture, 12,000 gradient steps: 7-19 min on one loaded core) feeds every check, so the
 whole module is behind the ``slow`` marker. The margins are ones a broken encoder cannot reach: the same
 checks are run with the encoder's output zeroed (every context gives the same posterior) and must fail.
 """
