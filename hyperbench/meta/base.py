@@ -45,6 +45,7 @@ naming both classes.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -72,6 +73,7 @@ __all__ = [
     "load_learner",
     "make_family_from_spec",
     "read_checkpoint",
+    "resolve_variant_config",
 ]
 
 #: Value of the ``format`` entry in the header of every meta-learner checkpoint.
@@ -217,6 +219,30 @@ class EvalResult:
             "tasks": list(self.tasks),
             "info": dict(self.info),
         }
+
+
+_Config = TypeVar("_Config")
+
+
+def resolve_variant_config(
+    config_cls: type[_Config], config: _Config | Mapping[str, Any] | None, variant: str | None, default_variant: str
+) -> _Config:
+    """The config a learner runs with: ``config`` (a config object, a mapping of its fields, or ``None`` for the
+    defaults), with ``variant`` taking precedence over the config's own variant when given.
+
+    :param config_cls: the learner's config dataclass (with a ``variant`` field and a ``from_dict`` classmethod)
+    :param config: config object, mapping or ``None``
+    :param variant: variant name, or ``None`` to keep the config's
+    :param default_variant: the variant when neither gives one
+    :return: the resolved config object
+    """
+    if config is None:
+        return config_cls(variant=variant or default_variant)  # type: ignore[call-arg]
+    if isinstance(config, Mapping):
+        return config_cls.from_dict({**config, **({"variant": variant} if variant else {})})  # type: ignore[attr-defined]
+    if variant is not None and variant != config.variant:  # type: ignore[attr-defined]
+        return dataclasses.replace(config, variant=variant)  # type: ignore[type-var]
+    return config
 
 
 def make_family_from_spec(spec: Mapping[str, Any]) -> Any:

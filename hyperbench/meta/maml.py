@@ -39,7 +39,7 @@ import torch as th
 from torch.func import functional_call, grad, vmap
 
 from hyperbench.meta.advantages import task_advantages
-from hyperbench.meta.base import PRE_ADAPTATION, MetaLearner
+from hyperbench.meta.base import PRE_ADAPTATION, MetaLearner, resolve_variant_config
 from hyperbench.meta.policies import (
     GaussianPolicy,
     HyperGaussianPolicy,
@@ -261,13 +261,7 @@ class MAML(MetaLearner):
         family_kwargs: Mapping[str, Any] | None = None,
         _spaces: Mapping[str, Any] | None = None,
     ) -> None:
-        if config is None:
-            config = MAMLConfig(variant=variant or "maml")
-        elif isinstance(config, Mapping):
-            config = MAMLConfig.from_dict({**config, **({"variant": variant} if variant else {})})
-        elif variant is not None and variant != config.variant:
-            config = dataclasses.replace(config, variant=variant)
-        self.config: MAMLConfig = config
+        self.config: MAMLConfig = resolve_variant_config(MAMLConfig, config, variant, "maml")
         super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs)
         if _spaces is None:
             loop = self.rollout

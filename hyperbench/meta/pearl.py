@@ -44,7 +44,7 @@ import torch as th
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from hyperbench.meta.base import MetaLearner
+from hyperbench.meta.base import MetaLearner, resolve_variant_config
 from hyperbench.meta.pearl_buffers import MultiTaskReplayBuffer
 from hyperbench.meta.pearl_nets import ContextEncoder, TanhGaussianPolicy, gaussian_kl_to_unit, make_critics
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase
@@ -261,13 +261,7 @@ class PEARL(MetaLearner):
         family_kwargs: Mapping[str, Any] | None = None,
         _spaces: Mapping[str, Any] | None = None,
     ) -> None:
-        if config is None:
-            config = PEARLConfig(variant=variant or "pearl")
-        elif isinstance(config, Mapping):
-            config = PEARLConfig.from_dict({**config, **({"variant": variant} if variant else {})})
-        elif variant is not None and variant != config.variant:
-            config = dataclasses.replace(config, variant=variant)
-        self.config: PEARLConfig = config
+        self.config: PEARLConfig = resolve_variant_config(PEARLConfig, config, variant, "pearl")
         super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs)
         if _spaces is None:
             loop = self.rollout
