@@ -70,6 +70,7 @@ __all__ = [
     "CheckpointError",
     "EvalResult",
     "MetaLearner",
+    "check_config_keys",
     "load_learner",
     "make_family_from_spec",
     "read_checkpoint",
@@ -219,6 +220,21 @@ class EvalResult:
             "tasks": list(self.tasks),
             "info": dict(self.info),
         }
+
+
+def check_config_keys(config_cls: type, values: Mapping[str, Any]) -> None:
+    """Refuse option names that are not fields of a learner's config dataclass, suggesting the closest ones.
+
+    :param config_cls: the config dataclass
+    :param values: option name → value
+    :raises ValueError: naming every unknown option
+    """
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+        hint = "".join(f" ({k!r}: did you mean {v[0]!r}?)" for k, v in hints.items() if v)
+        raise ValueError(f"unknown {config_cls.__name__} option(s) {unknown}.{hint} Valid options: {names}")
 
 
 _Config = TypeVar("_Config")

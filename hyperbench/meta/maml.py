@@ -39,7 +39,7 @@ import torch as th
 from torch.func import functional_call, grad, vmap
 
 from hyperbench.meta.advantages import task_advantages
-from hyperbench.meta.base import PRE_ADAPTATION, MetaLearner, resolve_variant_config
+from hyperbench.meta.base import PRE_ADAPTATION, MetaLearner, check_config_keys, resolve_variant_config
 from hyperbench.meta.policies import (
     GaussianPolicy,
     HyperGaussianPolicy,
@@ -162,14 +162,7 @@ class MAMLConfig:
 
         :param values: field name → value
         """
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            import difflib
-
-            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-            hint = "".join(f" ({k!r}: did you mean {v[0]!r}?)" for k, v in hints.items() if v)
-            raise ValueError(f"unknown MAMLConfig option(s) {unknown}.{hint} Valid options: {names}")
+        check_config_keys(cls, values)
         return cls(**dict(values))
 
     def to_dict(self) -> dict[str, Any]:

@@ -44,7 +44,7 @@ import torch as th
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from hyperbench.meta.base import MetaLearner, resolve_variant_config
+from hyperbench.meta.base import MetaLearner, check_config_keys, resolve_variant_config
 from hyperbench.meta.pearl_buffers import MultiTaskReplayBuffer
 from hyperbench.meta.pearl_nets import ContextEncoder, TanhGaussianPolicy, gaussian_kl_to_unit, make_critics
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase
@@ -177,14 +177,7 @@ class PEARLConfig:
 
         :param values: field name → value
         """
-        import difflib
-
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-            hint = "".join(f" ({k!r}: did you mean {v[0]!r}?)" for k, v in hints.items() if v)
-            raise ValueError(f"unknown PEARLConfig option(s) {unknown}.{hint} Valid options: {names}")
+        check_config_keys(cls, values)
         return cls(**dict(values))
 
     def to_dict(self) -> dict[str, Any]:
