@@ -17,7 +17,11 @@ Rule kinds (``Rule.kind``):
 - ``order``: P(better > worse) for each consecutive pair of ``Evidence.methods``;
 - ``no-adaptation``: the maml-study's normalised post − pre-adaptation score, bootstrap CI over seeds;
 - ``lower-variance``: ratio of the return standard deviations after K meta-gradient steps, bootstrap CI
-  over the K estimates (the maml-variance JSON files).
+  over the K estimates (the maml-variance JSON files);
+- ``higher-grad-cs``: per run, the mean gradient cosine similarity over the states of each grad-cs
+  measurement the suite took during training (``diagnostics/<method>/<task>/seed-<k>/grad_cs.json``),
+  averaged over the measurements; Δ = mean over seeds of the method minus the baseline, percentile-bootstrap
+  CI resampling each method's seeds independently.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class _SuiteRuns:
     budgets: dict[str, int]
     preregistered: set[tuple[str, str, str]]
     """(claim id, method, baseline) the suite file pre-registered"""
+    directory: Path
+    """the results directory (diagnostics live under it)"""
 
 
 def _references(info: Any, reference: Reference | None) -> dict[str, tuple[float, float] | None]:
@@ -150,6 +156,7 @@ def _read_suite_runs(
         tasks=shared,
         budgets=data.budgets,
         preregistered=prereg,
+        directory=directory,
     )
 
 
@@ -258,6 +265,22 @@ def bootstrap_mean(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple
     boot = v[rng.integers(0, len(v), (reps, len(v)))].mean(axis=1)
     low, high = np.percentile(boot, [2.5, 97.5])
     return float(v.mean()), float(low), float(high)
+
+
+def bootstrap_difference(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """mean(x) − mean(y) with a 95% percentile-bootstrap CI, each sample resampled independently.
+
+    :param x: samples of the first group (e.g. one value per seed)
+    :param y: samples of the second group
+    :param reps: bootstrap replications
+    :param seed: generator seed
+    :return: ``(point, low, high)``
+    """
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    rng = np.random.default_rng(seed)
+    boot = a[rng.integers(0, len(a), (reps, len(a)))].mean(axis=1) - b[rng.integers(0, len(b), (reps, len(b)))].mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(a.mean() - b.mean()), float(low), float(high)
 
 
 def std_ratio(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -409,7 +432,57 @@ def _eval_variance(claim: Claim, ev: Evidence, directory: Path, reps: int, seed:
     return figure, verdict, scale, {"std_ratio": list(ratio)}
 
 
-_SUITE_RULES = {"better": _eval_better, "worse": _eval_better, "fewer-steps": _eval_steps, "order": _eval_order}
+def _grad_cs_per_run(runs: _SuiteRuns, method: str) -> np.ndarray:
+    """One value per (task, seed) run of ``method``: its grad-cs means averaged over the measurements."""
+    from hyperbench.bench.record import task_slug
+    from hyperbench.diagnostics.grad_cs_callback import load_curve
+
+    values = []
+    for task in runs.tasks:
+        for s in runs.seeds:
+            path = runs.directory / "diagnostics" / method / task_slug(task) / f"seed-{s}" / "grad_cs.json"
+            if not path.is_file():
+                raise _NotReady(f"no grad-cs measurement for {method} on {task}, seed {s} ({path})")
+            means = [m["summary"]["mean_cs"] for m in load_curve(path)["measurements"]]
+            finite = [float(v) for v in means if v is not None and math.isfinite(float(v))]
+            if finite:
+                values.append(float(np.mean(finite)))
+    if not values:
+        raise _NotReady(f"no defined grad-cs measurement for {method}")
+    return np.asarray(values)
+
+
+def _eval_grad_cs(claim: Claim, ev: Evidence, runs: _SuiteRuns, reps: int, seed: int) -> tuple[str, str, dict[str, Any]]:
+    method, baseline, *others = ev.methods
+    cs = {m: _grad_cs_per_run(runs, m) for m in ev.methods}
+    delta = bootstrap_difference(cs[method], cs[baseline], reps=reps, seed=seed)
+    d0 = claim.rule.params.get("delta", 0.0)
+    if delta[1] > d0:
+        verdict = "supported"
+    elif delta[2] <= d0:
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive at this scale"
+    figure = f"mean CS {method} {np.mean(cs[method]):.2f}, {baseline} {np.mean(cs[baseline]):.2f}; Δ {_ci(delta, signed=True)}"
+    values: dict[str, Any] = {
+        "delta": list(delta),
+        "mean_cs": {m: float(np.mean(v)) for m, v in cs.items()},
+        "runs": {m: int(v.size) for m, v in cs.items()},
+    }
+    for other in others:  # reported alongside, not deciding
+        d = bootstrap_difference(cs[method], cs[other], reps=reps, seed=seed)
+        figure += f"; vs {other} Δ {_ci(d, signed=True)}"
+        values[f"delta_vs_{other}"] = list(d)
+    return figure, verdict, values
+
+
+_SUITE_RULES = {
+    "better": _eval_better,
+    "worse": _eval_better,
+    "fewer-steps": _eval_steps,
+    "order": _eval_order,
+    "higher-grad-cs": _eval_grad_cs,
+}
 
 
 def _evaluate_one(claim: Claim, ev: Evidence, root: Path, reps: int, seed: int, reference: Reference | None) -> Finding:

@@ -23,7 +23,16 @@ SARAFIAN = "Sarafian, Keynan & Kraus, ICML 2021"
 BECK = "Beck, Jackson, Vuorio & Whiteson, CoRL 2022"
 
 #: Rule kinds :mod:`hyperbench.claims.evaluate` knows how to decide (``none``: nothing can test it yet).
-RULE_KINDS: tuple[str, ...] = ("better", "worse", "fewer-steps", "order", "no-adaptation", "lower-variance", "none")
+RULE_KINDS: tuple[str, ...] = (
+    "better",
+    "worse",
+    "fewer-steps",
+    "order",
+    "no-adaptation",
+    "lower-variance",
+    "higher-grad-cs",
+    "none",
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,9 @@ _STEPS = Rule(
 )
 
 _NOT_YET = "nothing in this repository can run it yet"
-_SA_HYPER_TEST = "suites/confirm-sa-hyper-sac.yaml, a TD3 suite to come (confirmatory); mini-rl, mini-rl-lr (exploratory)"
+_SA_HYPER_TEST = (
+    "suites/confirm-sa-hyper-sac.yaml, suites/confirm-sa-hyper-td3.yaml (confirmatory); mini-rl, mini-rl-lr (exploratory)"
+)
 
 CLAIMS: Mapping[str, Claim] = MappingProxyType(
     {
@@ -146,7 +157,7 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 where="Fig. 4, §3",
                 statement="AS-Hyper critics (action → weights over the state) are worse than MLP-Standard",
                 paper_figure="AS-Hyper below MLP-Standard on the learning curves (4 MuJoCo tasks)",
-                test="mini-rl (exploratory)",
+                test="suites/confirm-sa-hyper-td3.yaml (confirmatory); mini-rl (exploratory)",
                 rule=Rule(
                     "worse",
                     "As for the final-return claim with the direction reversed: supported if Δ's CI is below 0 and "
@@ -155,6 +166,9 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                     MappingProxyType({"delta": 0.0, "poi": 0.5}),
                 ),
                 evidence=(
+                    Evidence(
+                        "results/confirm-sa-hyper-td3", ("td3-as-hyper-lite-lr3e-4", "td3-mlp"), "confirm-sa-hyper-td3", True
+                    ),
                     Evidence("results/mini-rl", ("td3-as-hyper-lite", "td3-mlp"), "mini-rl TD3"),
                     Evidence("results/mini-rl", ("sac-as-hyper-lite", "sac-mlp"), "mini-rl SAC"),
                 ),
@@ -165,12 +179,23 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 where="Fig. 3, §3",
                 statement="SA-Hyper's ∇ₐQ is more accurate (cosine similarity with the true gradient), above all early",
                 paper_figure="higher mean CS than MLP and AS-Hyper, > 0 throughout, largest gap in the first 100k steps",
-                test="hyperbench diagnose grad-cs, or a suite's diagnostics: grad_cs block; no suite has run it yet",
+                test="suites/confirm-sa-hyper-td3.yaml (grad-cs at 2k and 5k steps, confirmatory)",
                 rule=Rule(
-                    "none",
-                    "Planned: mean cosine similarity of SA-Hyper minus MLP over the checkpoints in the first 20% of "
-                    "the budget, 95% bootstrap CI over seeds; supported if above 0, not supported if ≤ 0, otherwise "
-                    "inconclusive at this scale. To be fixed in the suite before its run.",
+                    "higher-grad-cs",
+                    "Per run: the mean cosine similarity between the critic's and the estimated true ∇ₐQ over the "
+                    "measured states, averaged over the suite's early-training measurements. Δ = mean over seeds of "
+                    "SA-Hyper minus MLP, 95% percentile-bootstrap CI resampling each method's seeds (2000 reps). "
+                    "Supported if Δ's lower bound is above 0; not supported if its upper bound is ≤ 0; otherwise "
+                    "inconclusive at this scale. SA-Hyper minus AS-Hyper is reported alongside, not deciding.",
+                    MappingProxyType({"delta": 0.0}),
+                ),
+                evidence=(
+                    Evidence(
+                        "results/confirm-sa-hyper-td3",
+                        ("td3-sa-hyper-lite-lr3e-4", "td3-mlp", "td3-as-hyper-lite-lr3e-4"),
+                        "confirm-sa-hyper-td3",
+                        True,
+                    ),
                 ),
             ),
             Claim(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -155,6 +156,51 @@ def test_steps_fraction_and_rule(tmp_path: Path) -> None:
     claim = _claim("fewer-steps", (Evidence("results/worse", ("hyper", "mlp"), "worse"),))
     (g,) = evaluate_claim(claim, tmp_path, reps=300, reference=_reference)
     assert g.rule_verdict == "not supported" and "never" in g.figure
+
+
+def _write_grad_cs(runs: Path, method: str, means_per_seed: np.ndarray) -> None:
+    """grad_cs.json files as the runner's callback writes them: two measurements per run."""
+    from hyperbench.bench.record import task_slug
+    from hyperbench.diagnostics.grad_cs_callback import CURVE_KIND
+
+    for task in ("task-a", "task-b"):
+        for s, mean in enumerate(means_per_seed):
+            doc = {
+                "kind": CURVE_KIND,
+                "schema_version": 1,
+                "label": method,
+                "steps_requested": [100, 200],
+                "measurements": [
+                    {"step": 100, "summary": {"mean_cs": float(mean) - 0.05}},
+                    {"step": 200, "summary": {"mean_cs": float(mean) + 0.05}},
+                ],
+            }
+            atomic_write_json(runs / "diagnostics" / method / task_slug(task) / f"seed-{s}" / "grad_cs.json", doc)
+
+
+@pytest.mark.parametrize(
+    ("gap", "verdict"), [(0.3, "supported"), (-0.3, "not supported"), (0.0, "inconclusive at this scale")]
+)
+def test_grad_cs_rule_reads_the_suites_diagnostics(tmp_path: Path, gap: float, verdict: str) -> None:
+    prereg = [{"id": "sa-hyper-gradient-accuracy", "method": "hyper", "baseline": "mlp", "rule": "Δ CI > 0"}]
+    runs = _write_runs(tmp_path, "conf", {**_finals(0.0), "as": _finals(0.0)["mlp"]}, claims=prereg)
+    rng = np.random.default_rng(1)
+    base = rng.normal(0.2, 0.1, 10)
+    _write_grad_cs(runs, "mlp", base)
+    _write_grad_cs(runs, "hyper", base + gap + rng.normal(0, 0.02, 10))
+    _write_grad_cs(runs, "as", base - 0.1)
+    ev = Evidence("results/conf", ("hyper", "mlp", "as"), "conf", confirmatory=True)
+    claim = dataclasses.replace(CLAIMS["sa-hyper-gradient-accuracy"], evidence=(ev,))
+    (f,) = evaluate_claim(claim, tmp_path, reps=300)
+    assert (f.kind, f.verdict) == ("confirmatory", verdict), f
+    values = f.values or {}
+    assert values["runs"] == {"hyper": 20, "mlp": 20, "as": 20}  # 2 tasks × 10 seeds, each the mean of 2 steps
+    assert values["delta"][0] == pytest.approx(gap, abs=0.02)
+    assert values["delta_vs_as"][0] == pytest.approx(gap + 0.1, abs=0.02) and "vs as" in f.figure
+    # a missing measurement file leaves the claim not yet run instead of deciding on fewer runs
+    (runs / "diagnostics" / "as" / "task-b" / "seed-3" / "grad_cs.json").unlink()
+    (g,) = evaluate_claim(claim, tmp_path, reps=300)
+    assert g.verdict == "not yet run" and "no grad-cs measurement for as on task-b, seed 3" in g.scale
 
 
 def test_table_and_json_round_trip(tmp_path: Path) -> None:
