@@ -184,10 +184,10 @@ def _add_grad_cs(sub: Any) -> None:
     p.add_argument(
         "models",
         nargs="+",
-        help="`hyperbench run --save-policies` directories (policy.safetensors + spec.json) or SB3 .zip files",
+        help="`hyperbench run --save-policies` directories (policy.safetensors + spec.json); SB3 .zip files are "
+        "refused (their loader unpickles): call hyperbench.diagnostics.grad_cs on your model in Python instead",
     )
-    p.add_argument("--task", "--env", dest="task", help="Gymnasium id or task family (required for .zip files)")
-    p.add_argument("--algo", choices=["td3", "sac", "tqc"], help="algorithm of .zip files (default: read from the file)")
+    p.add_argument("--task", "--env", dest="task", help="Gymnasium id or task family (default: the run spec's task)")
     p.add_argument("--labels", nargs="+", help="names for the table and plot (default: method label or file name)")
     p.add_argument("--states", type=_positive, default=d.states, help=f"N states (default {d.states})")
     p.add_argument("--actions", type=_positive, default=d.actions, help=f"M actions per state (default {d.actions})")
@@ -233,7 +233,7 @@ def _run_grad_cs(args: argparse.Namespace) -> int:
     results = []
     for i, source in enumerate(args.models):
         try:
-            loaded = load_model(source, task=args.task, algorithm=args.algo)
+            loaded = load_model(source, task=args.task)
             label = args.labels[i] if args.labels else loaded.label
             print(f"{source}: {config.states} states × {config.actions} actions")
             env = loaded.make_env()

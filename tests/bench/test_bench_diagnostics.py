@@ -91,7 +91,7 @@ def test_resumed_run_keeps_measurements_up_to_its_checkpoint(tmp_path, tiny_suit
     assert [m["step"] for m in load_curve(target)["measurements"]] == [100, 200, 300]
 
 
-def test_cli_on_a_saved_policy_and_an_sb3_zip(tmp_path, tiny_suite, capsys):
+def test_cli_on_a_saved_policy_and_refuses_an_sb3_zip(tmp_path, tiny_suite, capsys):
     from stable_baselines3 import TD3
 
     from hyperbench.cli import main
@@ -108,13 +108,9 @@ def test_cli_on_a_saved_policy_and_an_sb3_zip(tmp_path, tiny_suite, capsys):
     assert doc["results"][0]["label"] == "hb-td3-tiny" and (out / "grad_cs.png").stat().st_size > 1000
     assert doc["results"][0]["settings"]["env"] == "hb/Bandit-v0" and "mean CS" in capsys.readouterr().out
 
-    zip_file = str(tmp_path / "pendulum.zip")
-    assert main(["diagnose", "grad-cs", zip_file, *small]) == 2
-    assert "does not name its environment" in capsys.readouterr().out
+    zip_file = tmp_path / "pendulum.zip"
+    before = zip_file.read_bytes()
+    assert main(["diagnose", "grad-cs", str(zip_file), "--env", "Pendulum-v1", *small]) == 2
+    assert "hyperbench never unpickles a file" in capsys.readouterr().out and zip_file.read_bytes() == before
     assert main(["diagnose", "grad-cs", str(policy_dir / "spec.json"), *small]) == 2
     assert "expected a `hyperbench run --save-policies` directory" in capsys.readouterr().out
-    assert main(["diagnose", "grad-cs", zip_file, "--env", "Pendulum-v1", "--labels", "pend", *small]) == 0
-    result = json.loads((out / "grad_cs.json").read_text())["results"][0]
-    assert (
-        result["label"] == "pend" and result["settings"]["algorithm"] == "td3" and result["settings"]["env"] == "Pendulum-v1"
-    )
