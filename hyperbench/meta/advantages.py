@@ -12,7 +12,7 @@ import torch as th
 
 from hyperbench.meta.rollout import EpisodeBatch
 
-__all__ = ["discounted_returns", "fit_linear_baseline", "gae", "linear_baseline_features", "task_advantages"]
+__all__ = ["discounted_returns", "fit_linear_baseline", "gae", "linear_baseline_features", "sequence_gae", "task_advantages"]
 
 
 def discounted_returns(rewards: th.Tensor, mask: th.Tensor, gamma: float) -> th.Tensor:
@@ -114,4 +114,31 @@ def task_advantages(batch: EpisodeBatch, gamma: float, lam: float, normalize: bo
         mean = adv.sum(dims, keepdim=True) / count
         var = ((adv - mean).pow(2) * batch.mask).sum(dims, keepdim=True) / count
         adv = (adv - mean) / (var.sqrt() + 1e-8) * batch.mask
+    return adv
+
+
+def sequence_gae(rewards: th.Tensor, values: th.Tensor, mask: th.Tensor, gamma: float, lam: float) -> th.Tensor:
+    """GAE along whole sequences whose padded steps are skipped, not treated as episode ends.
+
+    For recurrent meta-learners (VariBAD, RL2) a meta-episode is one episode of the BAMDP: returns flow
+    across the boundaries of the episodes inside it, and only its last real step bootstraps from 0. Padding
+    left by an early termination inside the sequence is skipped (the next real step's value carries over).
+
+    :param rewards: ``(N, L)``
+    :param values: ``(N, L)``
+    :param mask: ``(N, L)`` 1 for real steps
+    :param gamma: discount
+    :param lam: GAE λ
+    :return: advantages ``(N, L)``, 0 on padding
+    """
+    adv = th.zeros_like(rewards)
+    running = th.zeros_like(rewards[:, 0])
+    next_value = th.zeros_like(rewards[:, 0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        m = mask[:, t] > 0
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        new_running = delta + gamma * lam * running
+        running = th.where(m, new_running, running)
+        next_value = th.where(m, values[:, t], next_value)
+        adv[:, t] = th.where(m, new_running, th.zeros_like(new_running))
     return adv
