@@ -1,4 +1,5 @@
-"""The in-repo meta learners as suite methods (``maml``, ``context-maml``, ``hyper-maml``, ``pearl``, ``hyper-pearl``).
+"""The in-repo meta learners as suite methods (``maml``, ``context-maml``, ``hyper-maml``, ``pearl``, ``hyper-pearl``,
+``varibad``, ``hyper-varibad``, ``rl2``, ``hyper-rl2``).
 
 This module does not import :mod:`hyperbench.bench` (``meta`` sits below ``bench``): the bench registry
 (``hyperbench.bench.methods``) calls :func:`register_all` with its own ``register_method``.
@@ -20,6 +21,8 @@ from typing import Any
 from hyperbench.meta.base import MetaLearner
 from hyperbench.meta.maml import MAML, VARIANTS
 from hyperbench.meta.pearl import PEARL, PEARL_VARIANTS
+from hyperbench.meta.rl2 import RL2, RL2_VARIANTS
+from hyperbench.meta.varibad import VARIBAD_VARIANTS, VariBAD
 
 __all__ = ["METHODS", "LearnerMethod", "build_method", "register_all"]
 
@@ -94,6 +97,25 @@ METHODS.update(
     {
         name: LearnerMethod(PEARL, {"variant": name}, _PEARL_DESCRIPTIONS[name], action_kinds=("box",), episodes_per_task=2)
         for name in PEARL_VARIANTS
+    }
+)
+
+_RECURRENT_DESCRIPTIONS = {
+    "varibad": "VariBAD (Zintgraf et al. 2020): PPO policy on [s, posterior mean, variance] of a recurrent VAE's belief",
+    "hyper-varibad": "Hyper-VariBAD (Beck et al. 2022): VariBAD, a hypernetwork maps the belief to every policy layer over s "
+    "(config init: kaiming / hfi / weight-hyperinit / bias-hyperinit)",
+    "rl2": "RL2 (Duan et al. 2016): GRU policy over (s, a_prev, r_prev, done) trained with PPO across the meta-episode",
+    "hyper-rl2": "Hyper-RL2 (Beck et al. 2022): RL2, a hypernetwork maps the GRU state to every policy layer over s "
+    "(config init: kaiming / hfi / weight-hyperinit / bias-hyperinit)",
+}
+
+#: VariBAD and RL2 act in Box and Discrete spaces; a meta-episode holds several episodes of one task (the
+#: training default: 4 on Discrete families such as GridNavi, 2 on Box families).
+METHODS.update(
+    {
+        name: LearnerMethod(cls, {"variant": name}, _RECURRENT_DESCRIPTIONS[name], episodes_per_task=2)
+        for cls, variants in ((VariBAD, VARIBAD_VARIANTS), (RL2, RL2_VARIANTS))
+        for name in variants
     }
 )
 
