@@ -1,5 +1,6 @@
 """Meta-RL learners with one SB3-shaped contract (:class:`MetaLearner`, ``docs/meta-learners.md``): MAML,
-Context-MAML, Hyper-MAML, PEARL, Hyper-PEARL, VariBAD, RL2 and their hypernetwork variants, all driven by the shared rollout loop (:class:`RolloutLoop`)."""
+Context-MAML, Hyper-MAML, PEARL, Hyper-PEARL, VariBAD, RL2 and their hypernetwork variants, all driven by the
+shared rollout loop (:class:`RolloutLoop`)."""
 
 from hyperbench.meta.base import (
     CheckpointError,

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import torch as th
 from torch import nn
 
+from hyperbench.meta.belief_encoder import mlp
 from hyperbench.meta.policies import diag_gaussian_log_prob
 from hyperbench.nn import INIT_SCHEMES, HyperNetwork
 
@@ -50,15 +51,6 @@ class PolicyOutput(NamedTuple):
     """``(B, n_actions)`` logits (Discrete) or ``(B, act_dim)`` Gaussian means (Box)"""
     value: th.Tensor
     """``(B,)``"""
-
-
-def _mlp(sizes: Sequence[int], activation: type[nn.Module]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 class BeliefActorCritic(nn.Module):
@@ -112,8 +104,8 @@ class BeliefActorCritic(nn.Module):
         self.init = init
         hidden = tuple(int(h) for h in hidden)
         if policy == "plain":
-            self.actor: nn.Module = _mlp((self.obs_dim + self.repr_dim, *hidden, self.n_out), activation)
-            self.critic: nn.Module = _mlp((self.obs_dim + self.repr_dim, *hidden, 1), activation)
+            self.actor: nn.Module = mlp((self.obs_dim + self.repr_dim, *hidden, self.n_out), activation)
+            self.critic: nn.Module = mlp((self.obs_dim + self.repr_dim, *hidden, 1), activation)
         else:
 
             def hyper(out: int) -> HyperNetwork:

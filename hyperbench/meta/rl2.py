@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from hyperbench.meta.varibad import VariBAD, VariBADConfig
 
-__all__ = ["RL2", "RL2Config", "RL2_VARIANTS"]
+__all__ = ["RL2", "RL2_VARIANTS", "RL2Config"]
 
 #: The two RL2 variants.
 RL2_VARIANTS: tuple[str, ...] = ("rl2", "hyper-rl2")

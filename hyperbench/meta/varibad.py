@@ -240,7 +240,13 @@ class Trajectories(NamedTuple):
 
 
 def ppo_losses(
-    logp: th.Tensor, old_logp: th.Tensor, adv: th.Tensor, value: th.Tensor, old_value: th.Tensor, returns: th.Tensor, clip: float
+    logp: th.Tensor,
+    old_logp: th.Tensor,
+    adv: th.Tensor,
+    value: th.Tensor,
+    old_value: th.Tensor,
+    returns: th.Tensor,
+    clip: float,
 ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
     """PPO's clipped surrogate and clipped value loss (Schulman et al. 2017; as SB3's ``PPO.train``).
 
@@ -348,7 +354,9 @@ class VariBAD(MetaLearner):
         return values
 
     @classmethod
-    def from_suite(cls, family: Any, config: Mapping[str, Any], seed: int, variant: str | None = None, **fixed: Any) -> VariBAD:
+    def from_suite(
+        cls, family: Any, config: Mapping[str, Any], seed: int, variant: str | None = None, **fixed: Any
+    ) -> VariBAD:
         """The learner of the suite method ``variant``."""
         return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None)
 
@@ -605,7 +613,7 @@ class VariBAD(MetaLearner):
         return mods
 
     def _optimizers(self) -> dict[str, th.optim.Optimizer]:
-        opts = {"policy": self.policy_optimizer}
+        opts: dict[str, th.optim.Optimizer] = {"policy": self.policy_optimizer}
         if self.vae_optimizer is not None:
             opts["vae"] = self.vae_optimizer
         return opts
@@ -659,4 +667,5 @@ class VariBAD(MetaLearner):
 
     def __repr__(self) -> str:
         fam = self._family_spec.get("family") if self._family_spec else None
-        return f"{type(self).__name__}(variant={self.variant!r}, family={fam!r}, seed={self.seed}, num_timesteps={self.num_timesteps})"
+        name = type(self).__name__
+        return f"{name}(variant={self.variant!r}, family={fam!r}, seed={self.seed}, num_timesteps={self.num_timesteps})"

@@ -74,7 +74,7 @@ def test_box_and_discrete_heads(policy: str, init: str) -> None:
 
 
 def test_bad_policy_names() -> None:
-    with pytest.raises(ValueError, match="Did you mean .hyper."):
+    with pytest.raises(ValueError, match=r"Did you mean .hyper."):
         BeliefActorCritic(2, 2, n_actions=2, policy="hyperr")
     with pytest.raises(ValueError, match="bias-hyperinit"):
         BeliefActorCritic(2, 2, n_actions=2, policy="hyper", init="bias-hyper")

@@ -102,7 +102,8 @@ out = []
 for path in sys.argv[1:]:
     learner = load_learner(path)
     tasks = learner.family.test_tasks[:4]
-    rollout = learner.rollout.run(learner, tasks, learner.meta_episode(4), np.random.default_rng(5), th.Generator().manual_seed(5))
+    gen = th.Generator().manual_seed(5)
+    rollout = learner.rollout.run(learner, tasks, learner.meta_episode(4), np.random.default_rng(5), gen)
     out.append([b.actions.tolist() for b in rollout.batches])
 print(json.dumps(out))
 """
