@@ -7,7 +7,8 @@ import torch as th
 
 from hyperbench.meta.advantages import sequence_gae
 from hyperbench.meta.belief_encoder import RecurrentEncoder
-from hyperbench.meta.belief_policy import BeliefActorCritic
+from hyperbench.meta.belief_policy import BeliefActorCritic, factored_forward
+from hyperbench.nn import HyperNetwork
 
 
 def _initial_logits(policy: str, init: str, seeds: range, obs: th.Tensor, rep: th.Tensor) -> th.Tensor:
@@ -103,3 +104,20 @@ def test_sequence_gae_by_hand() -> None:
     adv = sequence_gae(rewards, values, mask, gamma=0.5, lam=1.0)
     # returns over the real steps 0, 2, 3: 1 + 0.5*(2 + 0.5*4) = 3, 2 + 0.5*4 = 4, 4
     assert th.allclose(adv, th.tensor([[3.0 - 0.5, 0.0, 4.0 - 1.0, 4.0]]))
+
+
+@pytest.mark.parametrize("init", ["kaiming", "hfi", "weight-hyperinit", "bias-hyperinit"])
+def test_factored_forward_equals_the_hypernetwork(init: str) -> None:
+    """The policy's factored evaluation gives HyperNetwork.forward's numbers and gradients (meta normaliser on)."""
+    th.manual_seed(0)
+    net = HyperNetwork(6, 5, 3, dynamic_hidden=(16, 8), primary=(8,), use_gain=False, init=init, meta_norm=True)
+    assert net.primary.meta_norm is not None
+    net.primary.meta_norm.auto_update = False  # as in the policy: statistics move once per rollout
+    net.update_meta_stats(th.randn(64, 6) * 3.0 + 1.0)
+    meta, base = th.randn(32, 6), th.randn(32, 5)
+    ref = net(meta, base)[0]
+    out = factored_forward(net, meta, base)
+    assert th.allclose(out, ref, rtol=1e-4, atol=1e-5)
+    (g_ref,) = th.autograd.grad(ref.square().sum(), net.heads.weight)
+    (g_out,) = th.autograd.grad(out.square().sum(), net.heads.weight)
+    assert th.allclose(g_out, g_ref, rtol=1e-3, atol=1e-5)
