@@ -45,7 +45,9 @@ def test_learns_the_cue_task(cls: type, variant: str, iterations: int) -> None:
     """Cue (tests/meta/cue.py): step 0's reward reveals the task's sign; every step pays +1 for the matching
     action, -1 otherwise. Optimal: episode 1 ≈ 3 (step 0 is a coin flip), episode 2 = 4; a policy that ignores
     the belief scores ≈ 0 per episode (balanced tasks). Measured (seed 0, 32 meta-episodes): varibad [2.9, 3.8]
-    at 20 iterations, rl2 [2.6, 3.5] and hyper-rl2 [2.8, 3.6] at 10; frozen belief ≈ [0, 0.3]."""
+    at 20 iterations, rl2 [2.6, 3.5] and hyper-rl2 [2.8, 3.6] at 10; frozen belief ≈ [0, 0.3]. Not a lucky seed:
+    with seeds 1-3 the same assertions held in 11 of 12 learner × seed runs; hyper-varibad at seed 1 had not
+    learned after 20 iterations (episodes [0.6, -1.0])."""
     family = CueFamily()
     learner = _train(cls(family, variant=variant, seed=0, config=CUE), iterations)
     tasks = family.test_tasks * 16
