@@ -5,6 +5,9 @@ representation* ``m``: VariBAD's posterior (mean and variance), RL2's recurrent 
 "Hypernetworks in Meta-Reinforcement Learning") compare two ways to condition the policy on ``m``:
 
 - ``policy="plain"``: an MLP over ``[s, m]`` (the published VariBAD / RL2 policy);
+- ``policy="film"``: an MLP over ``s`` whose hidden pre-activations are scaled and shifted by a linear map of
+  ``m`` (FiLM, Perez et al., AAAI 2018; Beck et al.'s third arm), ``h = act(γ(m) ⊙ (W x + b) + β(m))``, the map
+  initialised at zero so that it starts as a plain MLP over ``s``;
 - ``policy="hyper"``: a :class:`~hyperbench.nn.HyperNetwork` whose meta input is ``m`` generates *every*
   layer (weights and biases) of the base MLP over ``s``; the actor and the critic each have their own
   hypernetwork. ``init`` picks the hypernetwork initialisation (``kaiming``, ``hfi``, ``weight-hyperinit``,
@@ -37,10 +40,10 @@ from hyperbench.meta.belief_encoder import mlp
 from hyperbench.meta.policies import diag_gaussian_log_prob
 from hyperbench.nn import INIT_SCHEMES, HyperNetwork
 
-__all__ = ["HYPER_INITS", "POLICY_KINDS", "BeliefActorCritic", "PolicyOutput", "factored_forward"]
+__all__ = ["HYPER_INITS", "POLICY_KINDS", "BeliefActorCritic", "FiLMNetwork", "PolicyOutput", "factored_forward"]
 
 #: How the policy is conditioned on the task representation.
-POLICY_KINDS: tuple[str, ...] = ("plain", "hyper")
+POLICY_KINDS: tuple[str, ...] = ("plain", "hyper", "film")
 #: The hypernetwork initialisations Beck et al. compare.
 HYPER_INITS: tuple[str, ...] = ("kaiming", "hfi", "weight-hyperinit", "bias-hyperinit")
 
@@ -81,6 +84,37 @@ def factored_forward(net: HyperNetwork, meta: th.Tensor, base: th.Tensor) -> th.
     return x
 
 
+class FiLMNetwork(nn.Module):
+    """An MLP over the state whose hidden layers are modulated by the task representation (FiLM).
+
+    :param obs_dim: state size
+    :param repr_dim: task representation size
+    :param hidden: hidden widths
+    :param out_dim: output size
+    :param activation: hidden activation
+    """
+
+    def __init__(self, obs_dim: int, repr_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module]) -> None:
+        super().__init__()
+        sizes = (obs_dim, *hidden, out_dim)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.hidden = tuple(int(h) for h in hidden)
+        self.film = nn.Linear(repr_dim, 2 * sum(self.hidden))
+        nn.init.zeros_(self.film.weight)  # γ = 1, β = 0 for every representation: a plain MLP over s
+        nn.init.zeros_(self.film.bias)
+        self.activation = activation()
+
+    def forward(self, obs: th.Tensor, representation: th.Tensor) -> th.Tensor:
+        """``(B, out_dim)`` for ``obs`` ``(B, obs_dim)`` and ``representation`` ``(B, repr_dim)``."""
+        mods = self.film(representation).split([w for w in self.hidden for _ in range(2)], dim=-1)
+        x = obs
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.hidden):
+                x = self.activation((1.0 + mods[2 * i]) * x + mods[2 * i + 1])
+        return x
+
+
 class BeliefActorCritic(nn.Module):
     """Actor and critic over a state and a task representation.
 
@@ -89,7 +123,7 @@ class BeliefActorCritic(nn.Module):
     :param n_actions: number of discrete actions (0 for a Box action space)
     :param act_dim: Box action size (ignored when ``n_actions > 0``)
     :param hidden: hidden widths of the (base) actor and critic networks
-    :param policy: ``"plain"`` (MLP over ``[s, m]``) or ``"hyper"`` (hypernetwork ``m`` → MLP over ``s``)
+    :param policy: ``"plain"`` (MLP over ``[s, m]``), ``"hyper"`` (hypernetwork ``m`` → MLP over ``s``) or ``"film"``
     :param init: hypernetwork initialisation (``policy="hyper"``)
     :param hyper_primary: hidden widths of the hypernetwork's primary network (``policy="hyper"``)
     :param meta_norm: standardise the hypernetwork's meta input (``None``: the scheme's default)
@@ -134,6 +168,9 @@ class BeliefActorCritic(nn.Module):
         if policy == "plain":
             self.actor: nn.Module = mlp((self.obs_dim + self.repr_dim, *hidden, self.n_out), activation)
             self.critic: nn.Module = mlp((self.obs_dim + self.repr_dim, *hidden, 1), activation)
+        elif policy == "film":
+            self.actor = FiLMNetwork(self.obs_dim, self.repr_dim, hidden, self.n_out, activation)
+            self.critic = FiLMNetwork(self.obs_dim, self.repr_dim, hidden, 1, activation)
         else:
 
             def hyper(out: int) -> HyperNetwork:
@@ -172,6 +209,8 @@ class BeliefActorCritic(nn.Module):
             return PolicyOutput(
                 factored_forward(actor, representation, obs), factored_forward(critic, representation, obs)[:, 0]
             )
+        if self.kind == "film":
+            return PolicyOutput(self.actor(obs, representation), self.critic(obs, representation)[:, 0])
         x = th.cat([obs, representation], dim=-1)
         return PolicyOutput(self.actor(x), self.critic(x)[:, 0])
 

@@ -1,5 +1,5 @@
 """The in-repo meta learners as suite methods (``maml``, ``context-maml``, ``hyper-maml``, ``pearl``, ``hyper-pearl``,
-``varibad``, ``hyper-varibad``, ``rl2``, ``hyper-rl2``).
+``varibad``, ``hyper-varibad``, ``film-varibad``, ``rl2``, ``hyper-rl2``, ``film-rl2``).
 
 This module does not import :mod:`hyperbench.bench` (``meta`` sits below ``bench``): the bench registry
 (``hyperbench.bench.methods``) calls :func:`register_all` with its own ``register_method``.
@@ -107,6 +107,8 @@ _RECURRENT_DESCRIPTIONS = {
     "rl2": "RL2 (Duan et al. 2016): GRU policy over (s, a_prev, r_prev, done) trained with PPO across the meta-episode",
     "hyper-rl2": "Hyper-RL2 (Beck et al. 2022): RL2, a hypernetwork maps the GRU state to every policy layer over s "
     "(config init: kaiming / hfi / weight-hyperinit / bias-hyperinit)",
+    "film-varibad": "FiLM-VariBAD (Beck et al. 2022's FiLM arm): VariBAD, the belief scales and shifts the policy layers",
+    "film-rl2": "FiLM-RL2: RL2, a policy over s whose layers the GRU state scales and shifts (FiLM)",
 }
 
 #: VariBAD and RL2 act in Box and Discrete spaces; a meta-episode holds several episodes of one task (the

@@ -20,7 +20,7 @@ from hyperbench.meta.varibad import VariBAD, VariBADConfig
 __all__ = ["RL2", "RL2_VARIANTS", "RL2Config"]
 
 #: The two RL2 variants.
-RL2_VARIANTS: tuple[str, ...] = ("rl2", "hyper-rl2")
+RL2_VARIANTS: tuple[str, ...] = ("rl2", "hyper-rl2", "film-rl2")
 
 
 @dataclass
@@ -31,7 +31,7 @@ class RL2Config(VariBADConfig):
     VARIANTS: ClassVar[tuple[str, ...]] = RL2_VARIANTS
 
     variant: str = "rl2"
-    """``"rl2"`` (MLP over ``[s, h]``) or ``"hyper-rl2"`` (hypernetwork ``h`` → policy over ``s``)"""
+    """``"rl2"`` (MLP over ``[s, h]``), ``"hyper-rl2"`` (hypernetwork ``h`` → policy over ``s``) or ``"film-rl2"``"""
     policy_through_encoder: bool = True
     """RL2 trains its recurrent network with the policy loss (set False only for ablations)"""
 

@@ -53,8 +53,11 @@ def test_bias_hyperinit_starts_as_the_plain_policy() -> None:
     assert naive.std() / plain.std() > 2.0
 
 
-@pytest.mark.parametrize("policy", ["plain", "hyper"])
-@pytest.mark.parametrize("init", ["kaiming", "hfi", "weight-hyperinit", "bias-hyperinit"])
+@pytest.mark.parametrize(
+    ("policy", "init"),
+    [("plain", "bias-hyperinit"), ("film", "bias-hyperinit")]
+    + [("hyper", init) for init in ("kaiming", "hfi", "weight-hyperinit", "bias-hyperinit")],
+)
 def test_box_and_discrete_heads(policy: str, init: str) -> None:
     obs, rep = th.randn(7, 3), th.randn(7, 4)
     disc = BeliefActorCritic(3, 4, n_actions=4, policy=policy, init=init)
@@ -121,3 +124,21 @@ def test_factored_forward_equals_the_hypernetwork(init: str) -> None:
     (g_ref,) = th.autograd.grad(ref.square().sum(), net.heads.weight)
     (g_out,) = th.autograd.grad(out.square().sum(), net.heads.weight)
     assert th.allclose(g_out, g_ref, rtol=1e-3, atol=1e-5)
+
+
+def test_film_starts_as_an_mlp_over_the_state_and_learns_to_use_the_representation() -> None:
+    """FiLM's modulation starts at zero (γ = 1, β = 0): the output ignores the representation until trained."""
+    th.manual_seed(0)
+    policy = BeliefActorCritic(3, 4, n_actions=2, policy="film")
+    obs, rep = th.randn(16, 3), th.randn(16, 4)
+    with th.no_grad():
+        assert th.equal(policy(obs, rep).params, policy(obs, rep * 5.0).params)
+    target = (rep[:, 0] > 0).long()  # the right action depends on the representation only
+    opt = th.optim.Adam(policy.parameters(), lr=1e-2)
+    for _ in range(200):
+        logp, _ = policy.log_prob_entropy(policy(obs, rep).params, target)
+        opt.zero_grad()
+        (-logp.mean()).backward()
+        opt.step()
+    with th.no_grad():
+        assert (policy(obs, rep).params.argmax(-1) == target).float().mean() > 0.9
