@@ -1,7 +1,8 @@
 """Q-network ensembles: the SA-Hyper / AS-Hyper hypernetwork critics and the paper's baselines.
 
 Every network here maps ``(state (B, S), action (B, A))`` to ``(E, B, n_outputs)`` for ``E`` independent
-members (twin critics are ``E = 2``). The baselines are those of Sarafian et al. (2021), §5.1:
+members (twin critics are ``E = 2``); ``members=e`` evaluates the first ``e`` members alone (``(e, B, n_outputs)``,
+e.g. member 0 for TD3's actor loss), without computing the others. The baselines are those of Sarafian et al. (2021), §5.1:
 
 ==================  ==============================================================================
 ``sa-hyper``        state → primary → weights of a dynamic net over the action (the paper's method)
@@ -44,21 +45,32 @@ def ensemble_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, n_members: in
 
 
 class QEnsemble(nn.Module):
-    """Base class: ``forward(state, action) -> (E, B, n_outputs)``."""
+    """Base class: ``forward(state, action, members=None) -> (E, B, n_outputs)``."""
 
     n_members: int
     n_outputs: int
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        """:param state: ``(B, S)``
+        :param action: ``(B, A)``
+        :param members: evaluate only the first ``members`` members (default: all)
+        :return: ``(E, B, n_outputs)`` (``(members, B, n_outputs)``)"""
         raise NotImplementedError
 
-    def action_value(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
+    def _n_evaluated(self, members: int | None) -> int:
+        if members is None:
+            return self.n_members
+        if not 1 <= int(members) <= self.n_members:
+            raise ValueError(f"members must be between 1 and n_members={self.n_members}, got {members!r}")
+        return int(members)
+
+    def action_value(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
         """``Q(s, a)`` for an actor update, where only ``∇_a Q`` is needed.
 
         Networks that can skip work whose gradient the actor never uses override this; the default is
         the ordinary forward.
         """
-        return self(state, action)
+        return self(state, action, members)
 
 
 class MLPQ(QEnsemble):
@@ -69,8 +81,8 @@ class MLPQ(QEnsemble):
         self.n_members, self.n_outputs = n_members, n_outputs
         self.net = ensemble_mlp(state_dim + action_dim, hidden, n_outputs, n_members)
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        return self.net(_members(th.cat([state, action], dim=-1), self.n_members))
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        return self.net(_members(th.cat([state, action], dim=-1), self._n_evaluated(members)))
 
 
 class D2RLQ(QEnsemble):
@@ -87,8 +99,8 @@ class D2RLQ(QEnsemble):
         )
         self.out = EnsembleLinear(n_members, width, n_outputs)
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        inp = _members(th.cat([state, action], dim=-1), self.n_members)
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        inp = _members(th.cat([state, action], dim=-1), self._n_evaluated(members))
         x = th.relu(self.hidden[0](inp))
         for layer in self.hidden[1:]:
             x = th.relu(layer(th.cat([x, inp], dim=-1)))
@@ -107,8 +119,8 @@ class ResNetQ(QEnsemble):
         self.blocks = nn.Sequential(*(EnsembleResBlock(n_members, width) for _ in range(n_blocks)))
         self.out = EnsembleLinear(n_members, width, n_outputs)
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        x = self.blocks(self.inp(_members(th.cat([state, action], dim=-1), self.n_members)))
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        x = self.blocks(self.inp(_members(th.cat([state, action], dim=-1), self._n_evaluated(members))))
         return self.out(th.relu(x))
 
 
@@ -130,9 +142,10 @@ class ResNetFeaturesQ(QEnsemble):
         self.features = PrimaryNetwork(n_members, state_dim, PRIMARY_PRESETS[primary])
         self.head = ensemble_mlp(self.features.latent_dim + action_dim, hidden, n_outputs, n_members)
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        features = self.features(_members(state, self.n_members))
-        return self.head(th.cat([features, _members(action, self.n_members)], dim=-1))
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        n = self._n_evaluated(members)
+        features = self.features(_members(state, n))
+        return self.head(th.cat([features, _members(action, n)], dim=-1))
 
 
 class SAHyperQ(QEnsemble):
@@ -159,12 +172,12 @@ class SAHyperQ(QEnsemble):
         self.n_members, self.n_outputs = n_members, n_outputs
         self.hyper = HyperNetwork(state_dim, action_dim + base_extra_dim, n_outputs, n_members=n_members, **hyper_kwargs)
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        return self.hyper(state, action)
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        return self.hyper(state, action, members)
 
-    def action_value(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
+    def action_value(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
         with th.no_grad():
-            params = self.hyper.generate(state)
+            params = self.hyper.generate(state, members)
         return self.hyper.dynamic_forward(params, action)
 
 
@@ -176,8 +189,8 @@ class ASHyperQ(QEnsemble):
         self.n_members, self.n_outputs = n_members, n_outputs
         self.hyper = HyperNetwork(action_dim, state_dim, n_outputs, n_members=n_members, **hyper_kwargs)
 
-    def forward(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        return self.hyper(action, state)
+    def forward(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
+        return self.hyper(action, state, members)
 
 
 HYPER_CRITICS = ("sa-hyper", "as-hyper")

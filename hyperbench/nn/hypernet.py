@@ -88,6 +88,7 @@ class PrimaryNetwork(nn.Module):
         meta_norm_momentum: float | None = None,
     ) -> None:
         super().__init__()
+        self.n_members = n_members
         # Inside the primary (not in HyperNetwork.latent) so that every caller of the primary — including
         # functional calls on it, as Hyper-MAML's inner loop makes — sees the same normalised input.
         self.meta_norm = RunningNormalizer(meta_dim, momentum=meta_norm_momentum) if meta_norm else None
@@ -101,8 +102,16 @@ class PrimaryNetwork(nn.Module):
         self.latent_dim = in_width
 
     def forward(self, meta: th.Tensor) -> th.Tensor:
+        """:param meta: ``(E, B, meta_dim)``, or ``(e, B, meta_dim)`` for the first ``e`` members only
+        :return: ``(E, B, latent_dim)`` (``(e, B, latent_dim)``)"""
         if self.meta_norm is not None:
-            meta = self.meta_norm(meta)
+            n = meta.shape[0]
+            if n < self.n_members:
+                # The first members of a shared input (TD3's actor loss): the running statistics take the
+                # batch as a full evaluation would, so reading fewer members leaves them exactly as before.
+                meta = self.meta_norm(meta[:1].expand(self.n_members, *meta.shape[1:]))[:n]
+            else:
+                meta = self.meta_norm(meta)
         return th.relu(self.layers(meta))
 
 
@@ -214,18 +223,28 @@ class HyperNetwork(nn.Module):
         return len(self.layer_sizes) - 1
 
     # ------------------------------------------------------------------ input checks
-    def _as_members(self, x: th.Tensor, dim: int, what: str) -> th.Tensor:
-        """Check ``x`` is ``(B, dim)`` or ``(E, B, dim)`` and return it as ``(E, B, dim)``."""
+    def _n_evaluated(self, members: int | None) -> int:
+        """How many (leading) members an evaluation runs: ``members``, or all of them for ``None``."""
+        if members is None:
+            return self.n_members
+        if not 1 <= int(members) <= self.n_members:
+            raise ValueError(f"members must be between 1 and n_members={self.n_members}, got {members!r}")
+        return int(members)
+
+    def _as_members(self, x: th.Tensor, dim: int, what: str, members: int | None = None) -> th.Tensor:
+        """Check ``x`` is ``(B, dim)`` or ``(e, B, dim)`` and return it as ``(e, B, dim)``, where ``e`` is
+        ``members`` (the first ``e`` members are evaluated) or ``n_members``."""
+        n = self._n_evaluated(members)
         param = self.heads.weight
         if not isinstance(x, th.Tensor):
             raise TypeError(f"{what} must be a torch.Tensor of shape (batch, {dim}), got {type(x).__name__}")
         if x.dtype != param.dtype:
             raise TypeError(f"{what} has dtype {x.dtype}, expected {param.dtype} (the network's parameter dtype)")
         if x.dim() == 2 and x.shape[-1] == dim:
-            return x.unsqueeze(0).expand(self.n_members, *x.shape)
-        if x.dim() == 3 and x.shape[0] == self.n_members and x.shape[-1] == dim:
+            return x.unsqueeze(0).expand(n, *x.shape)
+        if x.dim() == 3 and x.shape[0] == n and x.shape[-1] == dim:
             return x
-        raise ValueError(f"{what} has shape {tuple(x.shape)}, expected (batch, {dim}) or ({self.n_members}, batch, {dim})")
+        raise ValueError(f"{what} has shape {tuple(x.shape)}, expected (batch, {dim}) or ({n}, batch, {dim})")
 
     # ------------------------------------------------------------------ meta-input statistics
     def update_meta_stats(self, meta: th.Tensor) -> None:
@@ -239,9 +258,12 @@ class HyperNetwork(nn.Module):
             self.primary.meta_norm.update(self._as_members(meta, self.meta_dim, "meta input"))
 
     # ------------------------------------------------------------------ generation
-    def latent(self, meta: th.Tensor) -> th.Tensor:
-        """Primary network output ``(E, B, latent_dim)`` for meta input ``(B, meta_dim)`` or ``(E, B, meta_dim)``."""
-        return self.primary(self._as_members(meta, self.meta_dim, "meta input"))
+    def latent(self, meta: th.Tensor, members: int | None = None) -> th.Tensor:
+        """Primary network output ``(E, B, latent_dim)`` for meta input ``(B, meta_dim)`` or ``(E, B, meta_dim)``.
+
+        :param members: evaluate only the first ``members`` members (output ``(members, B, latent_dim)``)
+        """
+        return self.primary(self._as_members(meta, self.meta_dim, "meta input", members))
 
     def generate_from_latent(self, latent: th.Tensor) -> list[DynamicLayerParams]:
         """Apply the fused heads to a latent ``(E, B, latent_dim)`` and split the result per dynamic layer."""
@@ -258,9 +280,12 @@ class HyperNetwork(nn.Module):
             params.append(DynamicLayerParams(weight, bias, gain))
         return params
 
-    def generate(self, meta: th.Tensor) -> list[DynamicLayerParams]:
-        """Weights, biases and gains of the dynamic network for every sample of ``meta``."""
-        return self.generate_from_latent(self.latent(meta))
+    def generate(self, meta: th.Tensor, members: int | None = None) -> list[DynamicLayerParams]:
+        """Weights, biases and gains of the dynamic network for every sample of ``meta``.
+
+        :param members: generate only the first ``members`` members' networks
+        """
+        return self.generate_from_latent(self.latent(meta, members))
 
     # ------------------------------------------------------------------ dynamic network
     def dynamic_forward(self, params: Sequence[DynamicLayerParams], base: th.Tensor) -> th.Tensor:
@@ -269,9 +294,9 @@ class HyperNetwork(nn.Module):
         :param params: output of :meth:`generate` (may be detached, e.g. for an actor update that must
             not back-propagate into the primary network)
         :param base: ``(B, base_dim)`` or ``(E, B, base_dim)``
-        :return: ``(E, B, out_dim)``
+        :return: ``(E, B, out_dim)`` (``E``: the members ``params`` were generated for)
         """
-        x = self._as_members(base, self.base_dim, "base input")
+        x = self._as_members(base, self.base_dim, "base input", members=params[0].weight.shape[0])
         if x.shape[1] != params[0].weight.shape[1]:
             raise ValueError(
                 f"base input has batch size {x.shape[1]}, but the weights were generated for batch {params[0].weight.shape[1]}"
@@ -286,15 +311,17 @@ class HyperNetwork(nn.Module):
                 x = self.activation(x)
         return x
 
-    def forward(self, meta: th.Tensor, base: th.Tensor) -> th.Tensor:
+    def forward(self, meta: th.Tensor, base: th.Tensor, members: int | None = None) -> th.Tensor:
         """:param meta: ``(B, meta_dim)`` or ``(E, B, meta_dim)``
         :param base: ``(B, base_dim)`` or ``(E, B, base_dim)``
-        :return: ``(E, B, out_dim)``"""
-        meta = self._as_members(meta, self.meta_dim, "meta input")
-        base = self._as_members(base, self.base_dim, "base input")
+        :param members: evaluate only the first ``members`` members (e.g. ``1`` for TD3's actor loss);
+            the others are not computed at all
+        :return: ``(E, B, out_dim)`` (``(members, B, out_dim)``)"""
+        meta = self._as_members(meta, self.meta_dim, "meta input", members)
+        base = self._as_members(base, self.base_dim, "base input", members)
         if meta.shape[1] != base.shape[1]:
             raise ValueError(f"meta input has batch size {meta.shape[1]} but base input has {base.shape[1]}")
-        return self.dynamic_forward(self.generate(meta), base)
+        return self.dynamic_forward(self.generate(meta, members), base)
 
     # ------------------------------------------------------------------ fixed base network
     @th.no_grad()

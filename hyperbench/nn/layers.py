@@ -3,6 +3,10 @@
 Twin critics are two independent networks of identical shape. Stacking their weights on a leading
 member dimension and evaluating them with :func:`torch.baddbmm` turns 2 × L small matmuls into L larger
 ones, which is what keeps a CPU (or a GPU) busy. With ``n_members=1`` these are ordinary layers.
+
+**Leading members only.** An input with fewer members than the layer, ``(e, B, in)`` with ``e < E``, is
+evaluated by the first ``e`` members alone (their weights are views: no copy, and the other members get no
+gradient). TD3's actor loss reads only the first critic, so it evaluates member 0 and nothing else.
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ class EnsembleLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: th.Tensor) -> th.Tensor:
-        """:param x: ``(E, B, in)``
-        :return: ``(E, B, out)``"""
+        """:param x: ``(E, B, in)``, or ``(e, B, in)`` with ``e < E`` for the first ``e`` members only
+        :return: ``(E, B, out)`` (``(e, B, out)``)"""
+        members = x.shape[0]
+        # weight.shape[0], not n_members: functional calls (Hyper-MAML) substitute per-task weights
+        if members < self.weight.shape[0]:
+            # bmm, then the bias: the same rounding as the full ensemble's baddbmm in every case (a CPU
+            # baddbmm of a single member with in_features == 1 fuses the bias add and differs in the last bit)
+            return th.bmm(x, self.weight[:members]) + self.bias[:members]
         return th.baddbmm(self.bias, x, self.weight)
 
     def extra_repr(self) -> str:

@@ -88,22 +88,22 @@ class HyperbenchCritic(BaseModel):
             **kwargs,
         )
 
-    def _q_values(self, obs: PyTorchObs, actions: th.Tensor) -> th.Tensor:
-        """``(n_critics, B, n_outputs)``"""
+    def _q_values(self, obs: PyTorchObs, actions: th.Tensor, members: int | None = None) -> th.Tensor:
+        """``(n_critics, B, n_outputs)``, or ``(members, B, n_outputs)`` for the first ``members`` networks only"""
         with th.set_grad_enabled(not self.share_features_extractor):
             features = self.extract_features(obs, self.features_extractor)
         state, context = features[:, : self.state_dim], features[:, self.state_dim :]
         base = th.cat([actions, context], dim=1) if self.context_dim else actions
         if self.detach_primary_for_actor and actions.requires_grad and th.is_grad_enabled():
-            return self.q_net.action_value(state, base)
-        return self.q_net(state, base)
+            return self.q_net.action_value(state, base, members)
+        return self.q_net(state, base, members)
 
     def forward(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, ...]:
         return tuple(self._q_values(obs, actions).unbind(0))
 
     def q1_forward(self, obs: PyTorchObs, actions: th.Tensor) -> th.Tensor:
-        """Q-value of the first network only (TD3's actor loss)."""
-        return self._q_values(obs, actions)[0]
+        """Q-value of the first network only (TD3's actor loss); the other networks are not evaluated."""
+        return self._q_values(obs, actions, members=1)[0]
 
 
 class HyperbenchQuantileCritic(HyperbenchCritic):
