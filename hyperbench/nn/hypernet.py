@@ -134,6 +134,19 @@ class HeadSlices(NamedTuple):
     gain: slice | None
 
 
+def _per_sample_matmul(x: th.Tensor, weight: th.Tensor) -> th.Tensor:
+    """``x[e, b] @ weight[e, b]`` for every member and sample: ``(E, B, in)``, ``(E, B, in, out)`` → ``(E, B, out)``.
+
+    One batched matmul over the ``E·B`` samples (the generated weights are strided views of the heads' output,
+    so nothing is copied); a single output is a per-sample dot product. Both are 2-4x faster on CPU, forward
+    and backward, than a broadcast multiply of ``(E, B, in, out)`` and a sum, which allocates and reads a
+    full-size product and its gradient (``benchmarks/bench_sb3.py`` records the measurements).
+    """
+    if weight.shape[-1] == 1:
+        return (x * weight.squeeze(-1)).sum(-1, keepdim=True)
+    return th.matmul(x.unsqueeze(-2), weight).squeeze(-2)
+
+
 class HyperNetwork(nn.Module):
     """Primary network + fused heads + per-sample dynamic MLP (Sarafian et al. 2021, §4).
 
@@ -303,9 +316,7 @@ class HyperNetwork(nn.Module):
             )
         last = len(params) - 1
         for i, (weight, bias, gain) in enumerate(params):
-            # Per-sample x W as broadcast-multiply-and-sum: ~2-4x faster on CPU than E·B tiny matmuls,
-            # forward and backward (benchmarks/bench_hypernet.py).
-            h = (x.unsqueeze(-1) * weight).sum(-2)
+            h = _per_sample_matmul(x, weight)
             x = th.addcmul(bias, h, 1.0 + gain) if gain is not None else h + bias
             if i != last:
                 x = self.activation(x)

@@ -150,3 +150,33 @@ def test_dtype_error() -> None:
     net = HyperNetwork(3, 2, 1)
     with pytest.raises(TypeError, match=r"dtype torch\.float64, expected torch\.float32"):
         net(th.randn(2, 3, dtype=th.float64), th.randn(2, 2))
+
+
+def _broadcast_dynamic_forward(net: HyperNetwork, params: list, base: th.Tensor) -> th.Tensor:
+    """The dynamic forward as it was first written: broadcast multiply ``(E, B, in, out)`` and sum."""
+    x = base.unsqueeze(0).expand(net.n_members, *base.shape)
+    for i, (weight, bias, gain) in enumerate(params):
+        h = (x.unsqueeze(-1) * weight).sum(-2)
+        x = th.addcmul(bias, h, 1.0 + gain) if gain is not None else h + bias
+        if i != len(params) - 1:
+            x = th.relu(x)
+    return x
+
+
+@pytest.mark.parametrize(("hidden", "out_dim", "use_gain"), [((256,), 1, True), ((64, 32), 3, False), ((16,), 1, False)])
+def test_dynamic_forward_matches_the_broadcast_formulation(hidden: tuple[int, ...], out_dim: int, use_gain: bool) -> None:
+    """Batched matmuls / dot products give the same outputs and gradients (float tolerance) as broadcast-and-sum."""
+    th.manual_seed(0)
+    net = HyperNetwork(17, 6, out_dim, dynamic_hidden=hidden, n_members=2, use_gain=use_gain, init="hyperl")
+    meta, base = th.randn(128, 17), th.randn(128, 6, requires_grad=True)
+    outputs, grads = [], []
+    for fn in (net.dynamic_forward, lambda p, b: _broadcast_dynamic_forward(net, p, b)):
+        net.zero_grad()
+        base.grad = None
+        out = fn(net.generate(meta), base)
+        (out.square().mean() + out.mean()).backward()
+        outputs.append(out.detach())
+        grads.append([base.grad.clone(), *(p.grad.clone() for p in net.parameters())])  # type: ignore[union-attr]
+    th.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
+    for new, old in zip(*grads):
+        th.testing.assert_close(new, old, rtol=1e-4, atol=1e-6)
