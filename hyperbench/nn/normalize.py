@@ -70,39 +70,47 @@ class RunningNormalizer(nn.Module):
         """Merge the statistics of a batch ``(..., dim)`` (every leading dimension is a sample).
 
         :param x: a batch of inputs; needs at least 2 samples (a variance of one sample is meaningless)
+        :raises ValueError: wrong feature size, fewer than 2 samples, or non-finite values
         """
         if x.shape[-1] != self.dim:
             raise ValueError(f"expected inputs with {self.dim} features in the last dimension, got shape {tuple(x.shape)}")
-        flat = x.detach().reshape(-1, self.dim).double()
-        n = flat.shape[0]
+        n = x.numel() // self.dim
         if n < 2:
             raise ValueError(f"a normaliser update needs at least 2 samples, got {n}")
-        if not th.isfinite(flat).all():
+        if not th.isfinite(x).all():
             raise ValueError("the batch used to update the normaliser contains NaN or infinite values")
+        self._merge(x)
+
+    @th.no_grad()
+    def _merge(self, x: th.Tensor) -> None:
+        """The update without host round-trips (it runs inside training steps, possibly on a GPU): the
+        first-batch case is a ``where``, and a non-finite batch fails through a device-side assertion."""
+        flat = x.detach().reshape(-1, self.dim).double()
+        n = flat.shape[0]
+        th._assert_async(th.isfinite(flat).all(), "the batch used to update the normaliser contains NaN or infinite values")
         batch_mean = flat.mean(0)
         batch_var = flat.var(0, unbiased=False)
-        count = float(self.running_count)
+        count = self.running_count.double()
         mean, var = self.running_mean.double(), self.running_var.double()
         delta = batch_mean - mean
-        if count == 0.0:
-            new_mean, new_var = batch_mean, batch_var
-        elif self.momentum is None:
+        if self.momentum is None:
             # Chan, Golub & LeVeque's parallel merge of two (mean, variance, count) summaries.
             total = count + n
-            new_mean = mean + delta * (n / total)
-            new_var = (var * count + batch_var * n + delta.square() * (count * n / total)) / total
+            merged_mean = mean + delta * (n / total)
+            merged_var = (var * count + batch_var * n + delta.square() * (count * n / total)) / total
         else:
             a = self.momentum
-            new_mean = mean + a * delta
+            merged_mean = mean + a * delta
             # Variance of the mixture (1 − a)·old + a·batch around the new mean.
-            new_var = (1.0 - a) * var + a * batch_var + a * (1.0 - a) * delta.square()
-        self.running_mean.copy_(new_mean)
-        self.running_var.copy_(new_var)
+            merged_var = (1.0 - a) * var + a * batch_var + a * (1.0 - a) * delta.square()
+        first = count == 0.0
+        self.running_mean.copy_(th.where(first, batch_mean, merged_mean))
+        self.running_var.copy_(th.where(first, batch_var, merged_var))
         self.running_count.add_(n)
 
     def forward(self, x: th.Tensor) -> th.Tensor:
         if self.training and self.auto_update and x.numel() >= 2 * self.dim:
-            self.update(x)  # a single sample has no variance: it leaves the statistics alone
+            self._merge(x)  # a single sample has no variance: it leaves the statistics alone
         y = (x - self.running_mean) * th.rsqrt(self.running_var + self.eps)
         return y.clamp(-self.clip, self.clip)
 
