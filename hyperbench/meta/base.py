@@ -60,7 +60,7 @@ import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
 from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.utils import configure_logger
+from stable_baselines3.common.utils import configure_logger, get_device
 
 from hyperbench.digest import DIGEST_KEY, state_digest
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, RolloutLoop, Transition
@@ -312,6 +312,9 @@ class MetaLearner(ABC):
     :param tensorboard_log: directory for TensorBoard logs (SB3 convention), or ``None``
     :param family_seed: family seed when ``family`` is a name (fixes the train/test task lists)
     :param family_kwargs: family options when ``family`` is a name
+    :param device: where the networks, replay data and update steps live (``"auto"``: CUDA when available,
+        as in SB3). Environments step on the host; an update step makes no host round-trip, so statistics
+        are gathered as tensors and read once after it. The device is not saved: ``load`` takes its own.
     """
 
     #: qualified name → class, for :func:`load_learner` (see the module docstring)
@@ -350,7 +353,9 @@ class MetaLearner(ABC):
         tensorboard_log: str | None = None,
         family_seed: int = 0,
         family_kwargs: Mapping[str, Any] | None = None,
+        device: th.device | str = "auto",
     ) -> None:
+        self.device = get_device(device)
         self._family = None if family is None else _resolve_family(family, family_seed, family_kwargs)
         self._family_spec: dict[str, Any] | None = None if self._family is None else self._family.describe()
         self.seed = int(seed)
@@ -738,12 +743,19 @@ class MetaLearner(ABC):
         os.replace(tmp, path)
         return path
 
+    def _to_device(self, device: th.device) -> None:
+        """Move every network, optimizer state and replay buffer to ``device`` (learners with tensors override)."""
+        self.device = device
+
     @classmethod
-    def load(cls: type[SelfMetaLearner], path: str | os.PathLike[str], family: Any = None) -> SelfMetaLearner:
+    def load(
+        cls: type[SelfMetaLearner], path: str | os.PathLike[str], family: Any = None, device: th.device | str = "auto"
+    ) -> SelfMetaLearner:
         """Restore a learner written by :meth:`save`.
 
         :param path: checkpoint file (``.safetensors`` is tried if ``path`` does not exist)
         :param family: the task family to attach (default: rebuilt lazily from the checkpoint's description)
+        :param device: where to put the learner (``"auto"``: CUDA when available)
         :return: the learner, with its counters and random streams as they were when saved
         :raises CheckpointError: not a checkpoint, corrupted, or of another learner class
         """
@@ -757,6 +769,7 @@ class MetaLearner(ABC):
             )
         learner = learner_cls._restore(header, tensors, family, str(path))
         assert isinstance(learner, cls)
+        learner._to_device(get_device(device))
         return learner
 
     @classmethod
@@ -849,14 +862,17 @@ def _learner_class(name: str) -> type[MetaLearner] | None:
     return MetaLearner.registry.get(name) or MetaLearner.registry.get(BUILTIN_LEARNERS.get(name, ""))
 
 
-def load_learner(path: str | os.PathLike[str], family: Any = None) -> MetaLearner:
+def load_learner(path: str | os.PathLike[str], family: Any = None, device: th.device | str = "auto") -> MetaLearner:
     """Load any meta-learner checkpoint, whatever its class.
 
     :param path: checkpoint file
     :param family: task family to attach (default: rebuilt lazily from the checkpoint)
+    :param device: where to put the learner (``"auto"``: CUDA when available)
     :return: the learner
     """
     header, tensors = read_checkpoint(path)
     learner_cls = _learner_class(header["class"])
     assert learner_cls is not None
-    return learner_cls._restore(header, tensors, family, str(path))
+    learner = learner_cls._restore(header, tensors, family, str(path))
+    learner._to_device(get_device(device))
+    return learner

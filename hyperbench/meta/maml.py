@@ -48,12 +48,14 @@ from hyperbench.meta.policies import (
     diag_gaussian_log_prob,
 )
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, Transition
-from hyperbench.meta.trpo import LineSearchResult, conjugate_gradient, trpo_line_search
+from hyperbench.meta.trpo import LineSearchResult, batched_trpo_line_search, conjugate_gradient, trpo_line_search
 
 __all__ = ["MAML", "POST_ADAPTATION", "VARIANTS", "MAMLConfig", "MAMLRolloutState", "MAMLState", "MetaBatch", "MetaStep"]
 
 #: The three policy variants.
 VARIANTS: tuple[str, ...] = ("maml", "context-maml", "hyper-maml")
+#: Values of :attr:`MAMLConfig.line_search`.
+LINE_SEARCHES: tuple[str, ...] = ("auto", "sequential", "batched")
 #: Label of the episodes collected with the adapted policies (MAML's score).
 POST_ADAPTATION = "post-adaptation"
 
@@ -113,8 +115,14 @@ class MAMLConfig:
     form. Exact (the same numbers as the dense update) and much cheaper; ``False`` materialises it."""
     max_envs: int = 1024
     """environments stepped together by the rollout loop"""
+    line_search: str = "auto"
+    """TRPO line search: ``"sequential"`` (stop at the first acceptable candidate, reading each candidate's loss
+    and KL on the host), ``"batched"`` (evaluate all ``max_backtracks`` candidates and choose on the device: the
+    same step, no host round-trip), ``"auto"``: batched on a GPU, sequential on a CPU"""
 
     def __post_init__(self) -> None:
+        if self.line_search not in LINE_SEARCHES:
+            raise ValueError(f"MAMLConfig.line_search must be one of {list(LINE_SEARCHES)}, got {self.line_search!r}")
         if self.variant not in VARIANTS:
             import difflib
 
@@ -214,13 +222,13 @@ class MetaBatch(NamedTuple):
 
 
 class MetaStep(NamedTuple):
-    """A computed (not yet applied) TRPO meta-step."""
+    """A computed (not yet applied) TRPO meta-step (numbers are 0-dim tensors where the step computed them)."""
 
     step: th.Tensor
     """flat parameter update (zeros if the line search found none)"""
     search: LineSearchResult
-    loss_before: float
-    grad_norm: float
+    loss_before: float | th.Tensor
+    grad_norm: float | th.Tensor
 
 
 def _flat(tensors: Sequence[th.Tensor]) -> th.Tensor:
@@ -238,6 +246,7 @@ class MAML(MetaLearner):
     :param tensorboard_log: TensorBoard directory
     :param family_seed: family seed when ``family`` is a name
     :param family_kwargs: family options when ``family`` is a name
+    :param device: where the policy and the meta-update live (``"auto"``: CUDA when available)
     """
 
     headline = Headline((POST_ADAPTATION,), "episode", "the adapted policy, after the inner step(s)")
@@ -253,9 +262,10 @@ class MAML(MetaLearner):
         family_seed: int = 0,
         family_kwargs: Mapping[str, Any] | None = None,
         _spaces: Mapping[str, Any] | None = None,
+        device: th.device | str = "auto",
     ) -> None:
         self.config: MAMLConfig = resolve_variant_config(MAMLConfig, config, variant, "maml")
-        super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs)
+        super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs, device=device)
         if _spaces is None:
             loop = self.rollout
             if loop.discrete:
@@ -274,7 +284,7 @@ class MAML(MetaLearner):
         self.action_high = np.asarray(self.spaces["action_high"], dtype=np.float32)
         with th.random.fork_rng(devices=[]):
             th.manual_seed(int(np.random.SeedSequence([self.seed, 2]).generate_state(1)[0]))
-            self.policy = self._make_policy()
+            self.policy = self._make_policy().to(self.device)
         self.context_dim = self.spaces["context_dim"] if self.config.uses_context else 0
         #: statistics of the last meta-update (read by tests and diagnostics)
         self.last_update: dict[str, float] = {}
@@ -282,15 +292,17 @@ class MAML(MetaLearner):
     # ---------------------------------------------------------------------------------- suite methods
     @classmethod
     def suite_defaults(cls, variant: str = "maml", **fixed: Any) -> dict[str, Any]:
-        """Every :class:`MAMLConfig` field but ``variant`` (fixed by the method name), as plain values."""
+        """Every :class:`MAMLConfig` field but ``variant`` (fixed by the method name), and ``device``, as plain values."""
         values = MAMLConfig(variant=variant).to_dict()
         values.pop("variant")
-        return values
+        return {**values, "device": "auto"}
 
     @classmethod
     def from_suite(cls, family: Any, config: Mapping[str, Any], seed: int, variant: str = "maml", **fixed: Any) -> MAML:
         """The learner of the suite method ``variant`` (``maml``, ``context-maml``, ``hyper-maml``)."""
-        return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None)
+        values = dict(config)
+        device = values.pop("device", "auto")
+        return cls(family, variant=variant, config=values, seed=seed, tensorboard_log=None, device=device)
 
     # ------------------------------------------------------------------------------------------ setup
     def _make_policy(self) -> GaussianPolicy:
@@ -309,7 +321,9 @@ class MAML(MetaLearner):
                 # A learner restored without its family gets the statistics from the checkpoint instead.
                 meta_norm.auto_update = False
                 if self._family is not None and len(self._family.train_tasks) >= 2:
-                    meta_norm.update(self._contexts(self._family.train_tasks))  # type: ignore[arg-type]
+                    contexts = self._contexts(self._family.train_tasks)
+                    assert contexts is not None
+                    meta_norm.update(contexts.to(meta_norm.running_mean.device))
             return policy
         context_dim = sp["context_dim"] if cfg.variant == "context-maml" else 0
         return MLPGaussianPolicy(sp["obs_dim"], sp["act_dim"], context_dim, hidden=cfg.hidden, init_std=cfg.init_std)
@@ -332,7 +346,7 @@ class MAML(MetaLearner):
     def _contexts(self, tasks: Sequence[Any]) -> th.Tensor | None:
         if not self.config.uses_context:
             return None
-        return th.as_tensor(np.stack([self.family.oracle_context(t) for t in tasks]), dtype=th.float32)
+        return th.as_tensor(np.stack([self.family.oracle_context(t) for t in tasks]), dtype=th.float32, device=self.device)
 
     # ------------------------------------------------------------------------------ functional policy
     # θ ("theta") is a dict of meta-parameters shared by all tasks; a task's adapted parameters ("adapted")
@@ -433,7 +447,7 @@ class MAML(MetaLearner):
         log_std = adapted["log_std"] if "log_std" in adapted else theta["log_std"].expand(n_tasks, -1)
         factors = {k: adapted[k] for k in (_Z, _D) if k in adapted}
         assert isinstance(self.policy, HyperGaussianPolicy)
-        offset = th.zeros(n_tasks, self.policy.hypernet.n_generated, dtype=obs.dtype)
+        offset = th.zeros(n_tasks, self.policy.hypernet.n_generated, dtype=obs.dtype, device=obs.device)
 
         def total_loss(p: Params, ls: th.Tensor, off: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
             mean, latent = self._hyper_means(theta, {**factors, **p}, obs, contexts, gen_offset=off)
@@ -506,9 +520,12 @@ class MAML(MetaLearner):
     ) -> th.Tensor:
         ctx = None if state.contexts is None else state.contexts[rows]
         sliced = {k: v[rows] for k, v in state.adapted.items()}
-        mean = self._task_means(state.theta, sliced, obs, ctx)
+        mean = self._task_means(state.theta, sliced, obs.to(self.device), ctx)
         log_std = sliced["log_std"].unsqueeze(1) if sliced else state.theta["log_std"]
-        return mean if deterministic else mean + th.exp(log_std) * th.randn(mean.shape, generator=generator)
+        if deterministic:
+            return mean
+        # drawn from the (host) generator: the same numbers on every device
+        return mean + th.exp(log_std) * th.randn(mean.shape, generator=generator).to(self.device)
 
     def observe(self, state: Any, transition: Transition, rows: slice, phase: int) -> Any:
         return state  # the inner step uses the whole phase (end_phase)
@@ -518,7 +535,8 @@ class MAML(MetaLearner):
         cfg = self.config
         if phase >= cfg.n_inner_steps:
             return state
-        adv = task_advantages(batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages)
+        adv = task_advantages(batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages).to(self.device)
+        batch = self._on_device(batch)
         adapted = self._adapt_batched(state.theta, state.adapted, batch, adv, state.contexts)
         state.adapted = {k: v.detach() for k, v in adapted.items()}
         state.advantages.append(adv)
@@ -572,7 +590,8 @@ class MAML(MetaLearner):
             tasks = [train[int(i)] for i in idx]
         tasks = list(tasks)
         pre, pre_adv, adapted, post = self._adapt_and_collect(tasks, cfg.episodes_per_task, rng, generator)
-        post_adv = task_advantages(post, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages)
+        post_adv = task_advantages(post, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages).to(self.device)
+        pre, post = [self._on_device(b) for b in pre], self._on_device(post)
         contexts = self._contexts(tasks)
         with th.no_grad():
             obs = post.obs.reshape(len(tasks), -1, post.obs.shape[-1])
@@ -598,6 +617,18 @@ class MAML(MetaLearner):
         kl = (diag_gaussian_kl(mb.old_mean, old_log_std, mean, log_std) * mask).sum(1) / denom
         return surr.mean(), kl.mean()
 
+    def _on_device(self, batch: EpisodeBatch) -> EpisodeBatch:
+        """The tensors of a collected batch (host memory) on the learner's device."""
+        if batch.obs.device == self.device:
+            return batch
+        extras = None if batch.extras is None else {k: v.to(self.device) for k, v in batch.extras.items()}
+        moved = {f: getattr(batch, f) for f in batch._fields if f != "extras"}
+        return batch._replace(**{f: None if v is None else v.to(self.device) for f, v in moved.items()}, extras=extras)
+
+    def _batched_line_search(self) -> bool:
+        mode = self.config.line_search
+        return mode == "batched" or (mode == "auto" and self.device.type != "cpu")
+
     def _unflatten(self, flat: th.Tensor, like: Params) -> Params:
         out, offset = {}, 0
         for k, v in like.items():
@@ -616,7 +647,7 @@ class MAML(MetaLearner):
         names = list(params)
         values = [params[k] for k in names]
         loss, kl = self._meta_losses(params, mb)
-        loss_value = float(loss.detach())
+        loss_before = loss.detach()
         g = _flat(th.autograd.grad(loss, values, retain_graph=True))
         kl_grads = _flat(th.autograd.grad(kl, values, create_graph=True))
 
@@ -626,19 +657,33 @@ class MAML(MetaLearner):
 
         g = g.detach()
         direction = conjugate_gradient(fvp, -g, iters=cfg.cg_iters)
-        shs = float(direction @ fvp(direction))
+        shs = (direction @ fvp(direction)).detach()
         old = _flat([v.detach() for v in values])
-        if not np.isfinite(shs) or shs <= 0:
-            search = LineSearchResult(False, 0.0, loss_value, 0.0, 0)
-            return MetaStep(th.zeros_like(old), search, loss_value, float(g.norm()))
-        full_step = direction * np.sqrt(2.0 * cfg.max_kl / shs)
+        # the step to the trust-region boundary ½ sᵀFs = δ; none if the curvature is not positive
+        valid = th.isfinite(shs) & (shs > 0)
+        full_step = th.where(valid, direction * th.sqrt(2.0 * cfg.max_kl / th.where(valid, shs, 1.0)), 0.0)
 
-        def evaluate(step: th.Tensor) -> tuple[float, float]:
+        def evaluate(step: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
             with th.no_grad():
-                new_loss, new_kl = self._meta_losses(self._unflatten(old + step, params), mb)
+                return self._meta_losses(self._unflatten(old + step, params), mb)
+
+        if self._batched_line_search():  # no host round-trip in the whole step
+            step, search = batched_trpo_line_search(
+                evaluate, full_step, loss_before, cfg.max_kl, cfg.backtrack_ratio, cfg.max_backtracks
+            )
+            search = search._replace(n_backtracks=th.where(valid, search.n_backtracks, 0))
+            return MetaStep(step, search, loss_before, g.norm())
+        loss_value = float(loss_before)
+        if not bool(valid):
+            return MetaStep(th.zeros_like(old), LineSearchResult(False, 0.0, loss_value, 0.0, 0), loss_value, float(g.norm()))
+
+        def evaluate_on_host(step: th.Tensor) -> tuple[float, float]:
+            new_loss, new_kl = evaluate(step)
             return float(new_loss), float(new_kl)
 
-        step, search = trpo_line_search(evaluate, full_step, loss_value, cfg.max_kl, cfg.backtrack_ratio, cfg.max_backtracks)
+        step, search = trpo_line_search(
+            evaluate_on_host, full_step, loss_value, cfg.max_kl, cfg.backtrack_ratio, cfg.max_backtracks
+        )
         return MetaStep(step, search, loss_value, float(g.norm()))
 
     @th.no_grad()
@@ -662,13 +707,14 @@ class MAML(MetaLearner):
         stats = {
             "train/pre_adaptation_return": float(mb.pre[0].returns.mean()),
             "train/post_adaptation_return": float(mb.post.returns.mean()),
-            "train/surrogate_before": meta.loss_before,
-            "train/surrogate_after": meta.search.loss,
-            "train/kl": meta.search.kl,
-            "train/step_fraction": meta.search.step_fraction,
+            # read back once, after the update step
+            "train/surrogate_before": float(meta.loss_before),
+            "train/surrogate_after": float(meta.search.loss),
+            "train/kl": float(meta.search.kl),
+            "train/step_fraction": float(meta.search.step_fraction),
             "train/backtracks": float(meta.search.n_backtracks),
             "train/step_accepted": float(meta.search.accepted),
-            "train/grad_norm": meta.grad_norm,
+            "train/grad_norm": float(meta.grad_norm),
             "train/std": float(self.policy.log_std.detach().exp().mean()),
             "time/sample_s": t_sample,
             "time/update_s": time.time() - start - t_sample,
@@ -746,9 +792,9 @@ class MAML(MetaLearner):
                     "with context_obs=True, or state=learner.initial_state(task) / learner.adapt(task)"
                 )
             ctx = np.asarray(context, dtype=np.float32).reshape(-1, self.spaces["context_dim"])
-            ctx_t = th.as_tensor(np.broadcast_to(ctx, (obs.shape[0], ctx.shape[1])).copy())
+            ctx_t = th.as_tensor(np.broadcast_to(ctx, (obs.shape[0], ctx.shape[1])).copy(), device=self.device)
         theta = self._detached()
-        obs_t = th.as_tensor(obs)
+        obs_t = th.as_tensor(obs, device=self.device)
         if state is None or not state.params:
             mean = functional_call(self.policy, theta, (obs_t.unsqueeze(1), ctx_t))[:, 0]
             log_std = theta["log_std"]
@@ -757,11 +803,15 @@ class MAML(MetaLearner):
             ctx1 = None if ctx_t is None else ctx_t[:1]
             mean = self._task_means(theta, adapted, obs_t.unsqueeze(0), ctx1)[0]
             log_std = state.params["log_std"]
-        actions = mean if deterministic else mean + log_std.exp() * th.randn(mean.shape)
-        out = np.clip(actions.numpy(), self.action_low, self.action_high)
+        actions = mean if deterministic else mean + log_std.exp() * th.randn(mean.shape).to(self.device)
+        out = np.clip(actions.cpu().numpy(), self.action_low, self.action_high)
         return (out[0] if single else out), state
 
     # ------------------------------------------------------------------------------------ persistence
+    def _to_device(self, device: th.device) -> None:
+        self.device = device
+        self.policy.to(device)
+
     def _get_config(self) -> dict[str, Any]:
         return {"maml": self.config.to_dict(), "seed": self.seed, "spaces": self.spaces}
 

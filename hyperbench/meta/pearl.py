@@ -235,6 +235,7 @@ class PEARL(MetaLearner):
     :param tensorboard_log: TensorBoard directory
     :param family_seed: family seed when ``family`` is a name
     :param family_kwargs: family options when ``family`` is a name
+    :param device: where the networks, buffers and updates live (``"auto"``: CUDA when available)
     """
 
     headline = Headline((POSTERIOR,), "episode", "return of each episode acting on the posterior after the prior episode(s)")
@@ -253,9 +254,10 @@ class PEARL(MetaLearner):
         family_seed: int = 0,
         family_kwargs: Mapping[str, Any] | None = None,
         _spaces: Mapping[str, Any] | None = None,
+        device: th.device | str = "auto",
     ) -> None:
         self.config: PEARLConfig = resolve_variant_config(PEARLConfig, config, variant, "pearl")
-        super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs)
+        super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs, device=device)
         if _spaces is None:
             loop = self.rollout
             if loop.discrete:
@@ -283,13 +285,16 @@ class PEARL(MetaLearner):
             _, self.vf_target = make_critics(obs_dim, act_dim, latent, hidden, hyper)
         self.vf_target.load_state_dict(self.vf.state_dict())
         self.vf_target.requires_grad_(False)
-        self.encoder_optimizer = th.optim.Adam(self.encoder.parameters(), lr=cfg.encoder_lr)
-        self.policy_optimizer = th.optim.Adam(self.policy.parameters(), lr=cfg.lr_policy)
-        self.qf_optimizer = th.optim.Adam(self.qf.parameters(), lr=cfg.lr_critic)
-        self.vf_optimizer = th.optim.Adam(self.vf.parameters(), lr=cfg.lr_critic)
+        for module in self._modules().values():
+            module.to(self.device)
+        # fused: one kernel per step, and no host read of the step count (the for-loop Adam reads it per parameter)
+        self.encoder_optimizer = th.optim.Adam(self.encoder.parameters(), lr=cfg.encoder_lr, fused=True)
+        self.policy_optimizer = th.optim.Adam(self.policy.parameters(), lr=cfg.lr_policy, fused=True)
+        self.qf_optimizer = th.optim.Adam(self.qf.parameters(), lr=cfg.lr_critic, fused=True)
+        self.vf_optimizer = th.optim.Adam(self.vf.parameters(), lr=cfg.lr_critic, fused=True)
         n_train = int(sp["n_train_tasks"])
-        self.replay_buffer = MultiTaskReplayBuffer(n_train, obs_dim, act_dim, cfg.buffer_size)
-        self.encoder_buffer = MultiTaskReplayBuffer(n_train, obs_dim, act_dim, cfg.buffer_size)
+        self.replay_buffer = MultiTaskReplayBuffer(n_train, obs_dim, act_dim, cfg.buffer_size, self.device)
+        self.encoder_buffer = MultiTaskReplayBuffer(n_train, obs_dim, act_dim, cfg.buffer_size, self.device)
         self.initialised = False
         #: statistics of the last iteration (read by tests and diagnostics)
         self.last_update: dict[str, float] = {}
@@ -297,15 +302,17 @@ class PEARL(MetaLearner):
     # ---------------------------------------------------------------------------------- suite methods
     @classmethod
     def suite_defaults(cls, variant: str = "pearl", **fixed: Any) -> dict[str, Any]:
-        """Every :class:`PEARLConfig` field but ``variant`` (fixed by the method name), as plain values."""
+        """Every :class:`PEARLConfig` field but ``variant`` (fixed by the method name), and ``device``, as plain values."""
         values = PEARLConfig(variant=variant).to_dict()
         values.pop("variant")
-        return values
+        return {**values, "device": "auto"}
 
     @classmethod
     def from_suite(cls, family: Any, config: Mapping[str, Any], seed: int, variant: str = "pearl", **fixed: Any) -> PEARL:
         """The learner of the suite method ``variant`` (``pearl``, ``hyper-pearl``)."""
-        return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None)
+        values = dict(config)
+        device = values.pop("device", "auto")
+        return cls(family, variant=variant, config=values, seed=seed, tensorboard_log=None, device=device)
 
     def _max_envs(self) -> int:
         return self.config.max_envs
@@ -349,26 +356,26 @@ class PEARL(MetaLearner):
 
     def begin_meta_episode(self, tasks: Sequence[Any]) -> PEARLState:
         n, latent = len(tasks), self.config.latent_dim
-        return PEARLState(th.zeros(n, latent), th.ones(n, latent))
+        return PEARLState(th.zeros(n, latent, device=self.device), th.ones(n, latent, device=self.device))
 
     def act(
         self, state: Any, obs: th.Tensor, rows: slice, phase: int, deterministic: bool, generator: th.Generator
     ) -> th.Tensor:
         k, width = obs.shape[:2]
         if state.z is None or state.z.shape[1] != width:
-            noise = th.randn(state.mean.shape[0], width, state.mean.shape[1], generator=generator)
+            noise = th.randn(state.mean.shape[0], width, state.mean.shape[1], generator=generator).to(self.device)
             state.z = state.mean.unsqueeze(1) + state.var.sqrt().unsqueeze(1) * noise
         z = state.z[rows].reshape(k * width, -1)
-        action = self.policy(obs.reshape(k * width, -1), z, deterministic, generator)[0]
+        action = self.policy(obs.reshape(k * width, -1).to(self.device), z, deterministic, generator)[0]
         return action.view(k, width, -1)
 
     def end_phase(self, state: Any, phase: int, batch: EpisodeBatch) -> Any:
         """Add the phase's transitions to the context and recompute the posterior (``z`` is resampled next)."""
         n_tasks = batch.obs.shape[0]
         assert batch.next_obs is not None
-        ctx = self._context(batch.obs, batch.actions, batch.rewards, batch.next_obs)
+        ctx = self._context(batch.obs, batch.actions, batch.rewards, batch.next_obs).to(self.device)
         state.context.append(ctx.reshape(n_tasks, -1, self.context_dim))
-        state.masks.append(batch.mask.reshape(n_tasks, -1))
+        state.masks.append(batch.mask.reshape(n_tasks, -1).to(self.device))
         state.mean, state.var = self.infer_posterior(th.cat(state.context, 1), th.cat(state.masks, 1))
         state.z = None
         return state
@@ -409,10 +416,13 @@ class PEARL(MetaLearner):
         return batch.n_steps, float(batch.returns.mean())
 
     # ---------------------------------------------------------------------------------------- update
-    def gradient_step(self) -> dict[str, float]:
+    def gradient_step(self) -> dict[str, th.Tensor]:
         """One update of the encoder, Q, V and the policy on a meta-batch (the reference's ``_take_step``).
 
-        :return: losses and diagnostics
+        It makes no host round-trip: minibatch indices are drawn on the host from the learner's generator,
+        and the losses come back as 0-dim tensors on the device, to be read after the step.
+
+        :return: losses and diagnostics (0-dim tensors)
         """
         cfg, gen = self.config, self.torch_rng
         n_train = self.replay_buffer.n_tasks
@@ -430,7 +440,7 @@ class PEARL(MetaLearner):
 
         # posterior of every task's context; z ~ q(z | c) reparameterised, shared by the task's transitions
         mean, var = self.encoder(self._context(c_obs, c_act, c_rew, c_next))
-        z_task = mean + var.sqrt() * th.randn(mean.shape, generator=gen)
+        z_task = mean + var.sqrt() * th.randn(mean.shape, generator=gen).to(self.device)
         z = z_task.unsqueeze(1).expand(-1, cfg.batch_size, -1).reshape(n, -1)
         kl = gaussian_kl_to_unit(mean, var).sum()
 
@@ -461,12 +471,12 @@ class PEARL(MetaLearner):
         self.policy_optimizer.step()
         polyak_update(self.vf.parameters(), self.vf_target.parameters(), cfg.tau)
         return {
-            "train/qf_loss": float(qf_loss.detach()) / 2.0,
-            "train/vf_loss": float(vf_loss.detach()),
-            "train/policy_loss": float(policy_loss.detach()),
-            "train/kl": float(kl.detach()) / ids.numel(),
-            "train/log_pi": float(log_pi.detach().mean()),
-            "train/z_var": float(var.detach().mean()),
+            "train/qf_loss": qf_loss.detach() / 2.0,
+            "train/vf_loss": vf_loss.detach(),
+            "train/policy_loss": policy_loss.detach(),
+            "train/kl": kl.detach() / ids.numel(),
+            "train/log_pi": log_pi.detach().mean(),
+            "train/z_var": var.detach().mean(),
         }
 
     def _train_iteration(self) -> tuple[int, dict[str, float]]:
@@ -487,9 +497,11 @@ class PEARL(MetaLearner):
         n_post, post_return = self._collect(ids, cfg.posterior_steps, posterior=posterior, encoder_buffer=not has_context)
         steps += n_prior + n_post
         t_sample = time.time() - start
-        stats: dict[str, float] = {}
+        last: dict[str, th.Tensor] = {}
         for _ in range(cfg.gradient_steps):
-            stats = self.gradient_step()
+            last = self.gradient_step()
+        # the one read-back of the iteration, after every update step
+        stats = {key: float(value) for key, value in last.items()}
         stats.update(
             {
                 "train/prior_return": prior_return,
@@ -515,7 +527,7 @@ class PEARL(MetaLearner):
         state = self.rollout.run(self, [task], phases, rng, gen).state
         state.z = state.mean.unsqueeze(1) + state.var.sqrt().unsqueeze(1) * th.randn(
             1, 1, self.config.latent_dim, generator=gen
-        )
+        ).to(self.device)
         return state
 
     @th.no_grad()
@@ -554,8 +566,9 @@ class PEARL(MetaLearner):
         elif state is not None:
             z = state.mean[:1]
         else:
-            z = th.zeros(1, latent) if deterministic else th.randn(1, latent)
-        action = self.policy(th.as_tensor(obs), z.expand(obs.shape[0], latent), deterministic)[0].numpy()
+            z = (th.zeros(1, latent) if deterministic else th.randn(1, latent)).to(self.device)
+        action = self.policy(th.as_tensor(obs, device=self.device), z.expand(obs.shape[0], latent), deterministic)[0]
+        action = action.cpu().numpy()
         return (action[0] if single else action), state
 
     # ------------------------------------------------------------------------------------ persistence
@@ -569,6 +582,18 @@ class PEARL(MetaLearner):
             "qf": self.qf_optimizer,
             "vf": self.vf_optimizer,
         }
+
+    def _to_device(self, device: th.device) -> None:
+        self.device = device
+        for module in self._modules().values():
+            module.to(device)
+        for opt in self._optimizers().values():
+            for state in opt.state.values():
+                for key, value in state.items():
+                    if isinstance(value, th.Tensor):
+                        state[key] = value.to(device)
+        self.replay_buffer.to(device)
+        self.encoder_buffer.to(device)
 
     def _get_config(self) -> dict[str, Any]:
         return {"pearl": self.config.to_dict(), "seed": self.seed, "spaces": self.spaces}

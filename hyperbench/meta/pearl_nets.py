@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+#: ½ log 2π as float32 computes it (a Python number: no tensor is created in every forward)
+_HALF_LOG_2PI = float(0.5 * th.log(th.tensor(2.0 * th.pi)))
 
 
 def product_of_gaussians(mu: th.Tensor, var: th.Tensor, mask: th.Tensor | None = None) -> tuple[th.Tensor, th.Tensor]:
@@ -164,10 +166,11 @@ class TanhGaussianPolicy(nn.Module):
         """
         mean, log_std = self.distribution(obs, z)
         std = log_std.exp()
-        u = mean if deterministic else mean + std * th.randn(mean.shape, generator=generator)
+        # drawn from the (host) generator: the same numbers on every device
+        u = mean if deterministic else mean + std * th.randn(mean.shape, generator=generator).to(mean.device)
         squashed = th.tanh(u)
         # log N(u) - Σ log(1 - tanh(u)²), the tanh change of variables (Haarnoja et al. 2018, Eq. 21)
-        normal = -0.5 * ((u - mean) / std).pow(2) - log_std - 0.5 * th.log(th.tensor(2.0 * th.pi))
+        normal = -0.5 * ((u - mean) / std).pow(2) - log_std - _HALF_LOG_2PI
         log_prob = (normal - th.log1p(-squashed.pow(2) + 1e-6)).sum(-1)
         return squashed * self.scale + self.offset, log_prob, mean, log_std
 

@@ -322,7 +322,7 @@ class RolloutLoop:
                 cur = th.from_numpy(current)  # contiguous (k, W, obs_dim)
                 out = learner.act(state, cur, rows, phase, deterministic, generator)
                 action, step_extras = out if isinstance(out, tuple) else (out, None)
-                action_np = action.numpy()
+                action_np = action.detach().cpu().numpy()  # a learner on a GPU acts there
                 actions[rows, :, h] = action_np
                 mask[rows, :, h] = alive
                 if step_extras:

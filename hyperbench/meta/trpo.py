@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import torch as th
 
-__all__ = ["LineSearchResult", "conjugate_gradient", "trpo_line_search"]
+__all__ = ["LineSearchResult", "batched_trpo_line_search", "conjugate_gradient", "trpo_line_search"]
 
 
 def conjugate_gradient(
@@ -31,31 +31,32 @@ def conjugate_gradient(
     r = b.clone()
     p = b.clone()
     rdotr = r @ r
+    # No host round-trip: instead of breaking out once converged, later iterations take a zero step (``where``
+    # does not propagate the NaN a converged 0/0 may give), so x is what the early exit would return.
     for _ in range(iters):
-        if rdotr < residual_tol:
-            break
+        active = rdotr >= residual_tol
         ap = hvp(p)
-        alpha = rdotr / (p @ ap)
+        alpha = th.where(active, rdotr / (p @ ap), 0.0)
         x += alpha * p
         r -= alpha * ap
         new_rdotr = r @ r
-        p = r + (new_rdotr / rdotr) * p
-        rdotr = new_rdotr
+        p = th.where(active, r + (new_rdotr / rdotr) * p, p)
+        rdotr = th.where(active, new_rdotr, rdotr)
     return x
 
 
 class LineSearchResult(NamedTuple):
-    """Outcome of :func:`trpo_line_search`."""
+    """Outcome of :func:`trpo_line_search` (Python numbers) or :func:`batched_trpo_line_search` (0-dim tensors)."""
 
-    accepted: bool
+    accepted: bool | th.Tensor
     """whether a step was taken"""
-    step_fraction: float
+    step_fraction: float | th.Tensor
     """fraction of the full step taken (0 if none)"""
-    loss: float
+    loss: float | th.Tensor
     """surrogate loss after the step (the old loss if none)"""
-    kl: float
+    kl: float | th.Tensor
     """measured mean KL after the step (0 if none)"""
-    n_backtracks: int
+    n_backtracks: int | th.Tensor
     """number of rejected candidates"""
 
 
@@ -85,3 +86,43 @@ def trpo_line_search(
             return step, LineSearchResult(True, fraction, loss, kl, n)
         fraction *= backtrack_ratio
     return th.zeros_like(full_step), LineSearchResult(False, 0.0, old_loss, 0.0, max_backtracks)
+
+
+def batched_trpo_line_search(
+    evaluate: Callable[[th.Tensor], tuple[th.Tensor, th.Tensor]],
+    full_step: th.Tensor,
+    old_loss: th.Tensor,
+    max_kl: float,
+    backtrack_ratio: float = 0.8,
+    max_backtracks: int = 15,
+) -> tuple[th.Tensor, LineSearchResult]:
+    """:func:`trpo_line_search` without a host round-trip: every candidate is evaluated and the first acceptable
+    one is chosen on the device (the same step; ``max_backtracks`` evaluations instead of the early exit's few).
+
+    :param evaluate: ``step -> (loss, kl)`` at ``θ_old + step``, as 0-dim tensors
+    :param full_step: the step that reaches the quadratic trust-region boundary (zeros: no step)
+    :param old_loss: loss at ``θ_old`` (0-dim tensor)
+    :param max_kl: KL constraint δ
+    :param backtrack_ratio: shrink factor per candidate
+    :param max_backtracks: candidates
+    :return: the accepted step (zeros if none) and a summary of 0-dim tensors
+    """
+    fractions, fraction = [], 1.0
+    for _ in range(max_backtracks):  # the same float products as the sequential search
+        fractions.append(fraction)
+        fraction *= backtrack_ratio
+    results = [evaluate(f * full_step) for f in fractions]
+    losses = th.stack([loss for loss, _ in results])
+    kls = th.stack([kl for _, kl in results])
+    ok = th.isfinite(losses) & th.isfinite(kls) & (losses < old_loss) & (kls <= max_kl)
+    first = ok.to(th.int64).argmax()  # the first acceptable candidate (argmax returns the first maximum)
+    accepted = ok.any()
+    fraction_t = th.where(accepted, th.tensor(fractions, dtype=full_step.dtype, device=full_step.device)[first], 0.0)
+    step = th.where(accepted, fraction_t * full_step, th.zeros_like(full_step))
+    return step, LineSearchResult(
+        accepted,
+        fraction_t,
+        th.where(accepted, losses[first], old_loss),
+        th.where(accepted, kls[first], 0.0),
+        th.where(accepted, first, max_backtracks),
+    )
