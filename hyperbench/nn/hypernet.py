@@ -112,7 +112,7 @@ class PrimaryNetwork(nn.Module):
                 meta = self.meta_norm(meta[:1].expand(self.n_members, *meta.shape[1:]))[:n]
             else:
                 meta = self.meta_norm(meta)
-        return th.relu(self.layers(meta))
+        return th.relu_(self.layers(meta))  # in place: the last layer's output is not needed by its backward
 
 
 class DynamicLayerParams(NamedTuple):
