@@ -1,12 +1,16 @@
 """Full TD3 / SAC train steps with hyperbench critics, as ratios to MLP-Standard measured in the same run.
 
-Usage: ``python benchmarks/bench_sb3.py [--rounds 5] [--steps 10] [--threads N]``
+Usage: ``python benchmarks/bench_sb3.py [--rounds 5] [--steps 10] [--threads 1] [--no-paper]``
 
 For TD3 and SAC (HalfCheetah-v5 dimensions: 17-dim state, 6-dim action, batch 256) it times SB3's own
 ``train()`` (critic update, actor update, target updates) for MLP-Standard, SA-Hyper ``lite`` and
 SA-Hyper ``paper``. Candidates are measured round-robin (``--rounds`` rounds, median per candidate) so
-that load from other processes hits all of them alike. It then splits one ``paper`` step into its critic
-update and its actor update, and prints the critic update's achieved fraction of the fp32 matmul peak.
+that load from other processes hits all of them alike. Each table also gives a compute floor: the matmul
+FLOPs one step adds over MLP-Standard, at the fp32 matmul peak, on top of MLP-Standard's measured step.
+
+Then TD3's actor update with ``q1_forward`` (the first critic only) against the old all-members-then-first
+computation, interleaved, and (without ``--no-paper``) one ``paper`` step split into its critic update and
+its actor update, with the critic update's achieved fraction of the fp32 matmul peak.
 """
 
 from __future__ import annotations
@@ -67,20 +71,63 @@ def matmul_peak() -> float:
     return 2 * 2048**3 / statistics.median(timed(lambda: a @ b) for _ in range(10)) / 1e9
 
 
-def train_step_table(rounds: int, steps: int) -> None:
+def step_flops(model: BaseAlgorithm) -> int:
+    """Matmul FLOPs of one SB3 train step (TD3's delayed actor update counts half)."""
+    with FlopCounterMode(display=False) as counter:
+        model.train(gradient_steps=2, batch_size=BATCH)
+    return counter.get_total_flops() // 2
+
+
+def train_step_table(rounds: int, steps: int, peak: float, names: list[str]) -> None:
     for algo in (TD3, SAC):
-        models = {name: make_model(algo, policy, kw) for name, (policy, kw) in CANDIDATES.items()}
+        models = {name: make_model(algo, *CANDIDATES[name]) for name in names}
         for model in models.values():
             model.train(gradient_steps=2, batch_size=BATCH)  # warm-up
+        flops = {name: step_flops(model) for name, model in models.items()}
         times: dict[str, list[float]] = {name: [] for name in models}
         for _ in range(rounds):
             for name, model in models.items():
                 times[name].append(timed(lambda m=model: m.train(gradient_steps=steps, batch_size=BATCH)) / steps)
         base = statistics.median(times["MLP-Standard"])
-        print(f"\n{algo.__name__} full train step (batch {BATCH}, HalfCheetah dims)   ms/step   ratio to MLP-Standard")
+        print(
+            f"\n{algo.__name__} full train step (batch {BATCH}, HalfCheetah dims)   ms/step   ratio to MLP-Standard"
+            "   GFLOP/step   floor ratio"
+        )
         for name, values in times.items():
             ms = statistics.median(values)
-            print(f"  {name:<52} {ms * 1e3:8.1f} {ms / base:10.2f}x")
+            # the extra matmul work at the peak, on top of what MLP-Standard's step takes here
+            floor = (base + (flops[name] - flops["MLP-Standard"]) / (peak * 1e9)) / base
+            print(f"  {name:<52} {ms * 1e3:8.1f} {ms / base:10.2f}x {flops[name] / 1e9:12.2f} {floor:10.2f}x")
+
+
+def actor_update(model: BaseAlgorithm, first_only: bool) -> Callable[[], None]:
+    """TD3's actor update as SB3 runs it, with ``q1_forward`` or with every member and then the first."""
+    critic, actor = model.critic, model.actor  # type: ignore[attr-defined]
+    obs = model.replay_buffer.sample(BATCH).observations  # type: ignore[union-attr]
+
+    def update() -> None:
+        actions = actor(obs)
+        q = critic.q1_forward(obs, actions) if first_only else critic(obs, actions)[0]
+        actor.optimizer.zero_grad()
+        (-q.mean()).backward()
+        actor.optimizer.step()
+
+    return update
+
+
+def q1_actor_update(rounds: int, names: list[str]) -> None:
+    """TD3's actor update with ``q1_forward`` (member 0) and with every member then the first, interleaved."""
+    print("\nTD3 actor update (forward + backward + Adam)   q1_forward (member 0)   all members, take first   ratio")
+    for name in (n for n in names if n != "MLP-Standard"):
+        model = make_model(TD3, *CANDIDATES[name])
+        first_only, every = actor_update(model, True), actor_update(model, False)
+        first_only(), every()  # warm-up
+        t_first, t_every = [], []
+        for _ in range(rounds):
+            t_first.append(timed(first_only))
+            t_every.append(timed(every))
+        f, e = statistics.median(t_first), statistics.median(t_every)
+        print(f"  {name:<44} {f * 1e3:12.1f} ms {e * 1e3:18.1f} ms {f / e:12.2f}x")
 
 
 def critic_and_actor_updates(algo: type[BaseAlgorithm], rounds: int, peak: float) -> None:
@@ -129,14 +176,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper-size critic (minutes on one thread)")
     args = parser.parse_args()
     if args.threads:
         th.set_num_threads(args.threads)
     peak = matmul_peak()
     print(f"torch {th.__version__}, {th.get_num_threads()} threads; fp32 matmul peak (2048^2) {peak:.0f} GFLOP/s")
-    train_step_table(args.rounds, args.steps)
-    for algo in (TD3, SAC):
-        critic_and_actor_updates(algo, 3 * args.rounds, peak)
+    names = [name for name in CANDIDATES if not (args.no_paper and "paper" in name)]
+    train_step_table(args.rounds, args.steps, peak, names)
+    q1_actor_update(3 * args.rounds, names)
+    if not args.no_paper:
+        for algo in (TD3, SAC):
+            critic_and_actor_updates(algo, 3 * args.rounds, peak)
 
 
 if __name__ == "__main__":
