@@ -621,9 +621,14 @@ class MAML(MetaLearner):
         """The tensors of a collected batch (host memory) on the learner's device."""
         if batch.obs.device == self.device:
             return batch
+        def move(t: th.Tensor | None) -> Any:
+            return None if t is None else t.to(self.device)
+
         extras = None if batch.extras is None else {k: v.to(self.device) for k, v in batch.extras.items()}
-        moved = {f: getattr(batch, f) for f in batch._fields if f != "extras"}
-        return batch._replace(**{f: None if v is None else v.to(self.device) for f, v in moved.items()}, extras=extras)
+        return EpisodeBatch(
+            move(batch.obs), move(batch.actions), move(batch.rewards), move(batch.mask), move(batch.successes),
+            move(batch.next_obs), move(batch.terminated), extras,
+        )  # fmt: skip
 
     def _batched_line_search(self) -> bool:
         mode = self.config.line_search
