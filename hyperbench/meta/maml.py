@@ -621,6 +621,7 @@ class MAML(MetaLearner):
         """The tensors of a collected batch (host memory) on the learner's device."""
         if batch.obs.device == self.device:
             return batch
+
         def move(t: th.Tensor | None) -> Any:
             return None if t is None else t.to(self.device)
 
