@@ -180,9 +180,9 @@ def meta_gradient_variance(
             th.nn.utils.vector_to_parameters(theta0.clone(), learner.policy.parameters())
             returns.append(result.mean_return)
             pre_returns.append(result.pre_adaptation_mean_return)
-            kls.append(meta.search.kl)
-            accepted.append(meta.search.accepted)
-            if meta.search.accepted:
+            kls.append(float(meta.search.kl))  # 0-dim tensors with the batched line search (GPU)
+            accepted.append(bool(meta.search.accepted))
+            if accepted[-1]:
                 step_sum += meta.step
                 sq_norm_sum += float(meta.step @ meta.step)
                 n_accepted += 1
