@@ -292,17 +292,18 @@ class MAML(MetaLearner):
     # ---------------------------------------------------------------------------------- suite methods
     @classmethod
     def suite_defaults(cls, variant: str = "maml", **fixed: Any) -> dict[str, Any]:
-        """Every :class:`MAMLConfig` field but ``variant`` (fixed by the method name), and ``device``, as plain values."""
+        """Every :class:`MAMLConfig` field but ``variant`` (fixed by the method name), as plain values.
+
+        ``device`` is not among them: it would enter every run's configuration hash; the runner builds meta
+        learners with ``device="auto"`` (CUDA when the worker sees a GPU)."""
         values = MAMLConfig(variant=variant).to_dict()
         values.pop("variant")
-        return {**values, "device": "auto"}
+        return values
 
     @classmethod
     def from_suite(cls, family: Any, config: Mapping[str, Any], seed: int, variant: str = "maml", **fixed: Any) -> MAML:
         """The learner of the suite method ``variant`` (``maml``, ``context-maml``, ``hyper-maml``)."""
-        values = dict(config)
-        device = values.pop("device", "auto")
-        return cls(family, variant=variant, config=values, seed=seed, tensorboard_log=None, device=device)
+        return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None, device="auto")
 
     # ------------------------------------------------------------------------------------------ setup
     def _make_policy(self) -> GaussianPolicy:

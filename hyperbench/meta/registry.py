@@ -63,7 +63,7 @@ def build_method(ctx: Any, *, name: str) -> MetaLearner:
         raise ValueError(f"{name} is a meta-learner: it needs a task family (e.g. point-robot), not {ctx.task.name!r}")
     known = set(entry.defaults())
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(ctx.config).items() if k in known}
-    # keys outside the learner's defaults are not ours (a suite-wide setting of other methods)
+    # keys outside the learner's defaults (e.g. a suite-wide "device") are not ours
     return entry.learner.from_suite(family, config, int(ctx.seed), **entry.fixed)
 
 

@@ -50,6 +50,3 @@ def test_pearl_gradient_step_has_no_round_trip(point_family: Any, variant: str) 
     assert syncs == []
     assert all(isinstance(v, th.Tensor) and v.dim() == 0 for v in stats.values())  # read after the step
 
-
-def test_device_is_a_suite_setting_of_the_meta_learners() -> None:
-    assert MAML.suite_defaults()["device"] == "auto" and PEARL.suite_defaults()["device"] == "auto"
