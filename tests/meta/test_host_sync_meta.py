@@ -49,4 +49,3 @@ def test_pearl_gradient_step_has_no_round_trip(point_family: Any, variant: str) 
         stats = learner.gradient_step()
     assert syncs == []
     assert all(isinstance(v, th.Tensor) and v.dim() == 0 for v in stats.values())  # read after the step
-
