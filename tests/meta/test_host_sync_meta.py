@@ -49,3 +49,35 @@ def test_pearl_gradient_step_has_no_round_trip(point_family: Any, variant: str) 
         stats = learner.gradient_step()
     assert syncs == []
     assert all(isinstance(v, th.Tensor) and v.dim() == 0 for v in stats.values())  # read after the step
+
+
+@pytest.mark.parametrize(
+    ("losses", "kls"),
+    [
+        ([0.5, 0.2, -0.1, -0.3], [0.5, 0.2, 0.005, 0.001]),  # the third candidate is the first acceptable one
+        ([float("nan"), -1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0]),  # a non-finite candidate is skipped
+        ([1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]),  # none improves: no step
+    ],
+)
+def test_batched_line_search_takes_the_sequential_search_s_step(losses: list[float], kls: list[float]) -> None:
+    from hyperbench.meta.trpo import batched_trpo_line_search, trpo_line_search
+
+    full = th.tensor([1.0, -2.0, 0.5])
+    table = {round(f, 6): (loss, kl) for f, loss, kl in zip([1.0, 0.8, 0.64, 0.512], losses, kls)}
+
+    def evaluate(step: th.Tensor) -> tuple[float, float]:
+        return table[round(float(step[0]), 6)]
+
+    step, result = trpo_line_search(evaluate, full, 0.0, 0.01, 0.8, 4)
+    with count_host_syncs() as syncs:
+        lookups = [evaluate(f * full) for f in (1.0, 0.8, 0.64, 0.512)]  # evaluate reads the step: outside the count
+    assert len(syncs) == 4  # control: the table lookup reads the step on the host
+    it = iter(lookups)
+    with count_host_syncs() as syncs:
+        b_step, b_result = batched_trpo_line_search(
+            lambda s: tuple(th.tensor(v) for v in next(it)), full, th.tensor(0.0), 0.01, 0.8, 4
+        )
+    assert syncs == []
+    assert th.equal(b_step, step)
+    assert bool(b_result.accepted) == result.accepted and int(b_result.n_backtracks) == result.n_backtracks
+    assert float(b_result.step_fraction) == pytest.approx(result.step_fraction)
