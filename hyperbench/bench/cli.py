@@ -259,7 +259,7 @@ def _report_progress(reps: int, enabled: bool = True) -> Iterator[None]:
     bar = tqdm(desc="report: bootstrap estimates", unit=" estimates", disable=not enabled, file=sys.stdout)
     with bar, bootstrap_progress(lambda: bar.update(1)):
         yield
-    print(f"report: done in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"report: done in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def _availability(method_id: str) -> str | None:

@@ -45,7 +45,9 @@ Schema (``schema_version`` 2), every key always present::
       },
       "config_hash": str,       # hash of the run specification (method, task, seed, budget, eval, config)
       "timing": {"wall_s": float, "cpu_s": float, "started_at": str, "finished_at": str,
-                 "attempts": int, "resumed_from": [int]},   # resumed_from: checkpoint steps resumed at
+                 "attempts": int, "resumed_from": [int],    # resumed_from: checkpoint steps resumed at
+                 # optional (absent in older records): where the wall time went, adding up to wall_s
+                 "setup_s": float, "learn_s": float, "eval_s": float, "checkpoint_s": float, "finish_s": float},
       "provenance": {"hyperbench": str, "git": {"commit": str | null, "dirty": bool | null},
                      "packages": {str: str | null}, "python": str, "platform": str, "machine": str,
                      "hostname": str, "cpu_count": int | null},
@@ -60,7 +62,10 @@ read, and written back as version 1.
 Scores are raw (undiscounted) returns; normalisation happens in :mod:`hyperbench.bench.stats`. Curves hold
 finite numbers only: an evaluation that returns NaN/inf ends the run as ``failed`` before it is recorded.
 Meta learners train in whole iterations, so ``steps_done`` (and the last curve step) may exceed ``budget``.
-Wall and CPU time of an attempt that was killed count up to its last checkpoint.
+Wall and CPU time of an attempt that was killed count up to its last checkpoint. The optional ``timing`` phases
+split ``wall_s`` into the learner's work (``learn_s``, inside ``learn``; ``eval_s``, evaluations) and the runner's
+own overhead (``setup_s``, ``checkpoint_s``, ``finish_s``; see :attr:`Timing.runner_overhead_s`); records written
+before they were measured, or resumed from such a run's checkpoint, do not have them, and still load unchanged.
 """
 
 from __future__ import annotations
@@ -96,6 +101,8 @@ __all__ = [
 SCHEMA_VERSION = 2
 #: Versions this hyperbench reads (1: before the per-episode matrix).
 READABLE_SCHEMA_VERSIONS = (1, 2)
+#: Optional ``timing`` keys: where the wall time went (absent in records written before they were measured).
+TIMING_PHASES: tuple[str, ...] = ("setup_s", "learn_s", "eval_s", "checkpoint_s", "finish_s")
 
 RECORDS_DIR = "records"
 
@@ -185,6 +192,27 @@ class Timing:
     """number of attempts (1 + number of resumes)"""
     resumed_from: tuple[int, ...] = ()
     """environment steps of each checkpoint the run resumed from"""
+    setup_s: float | None = None
+    """wall seconds reading checkpoints and building the learner, its evaluator and logger (``None``: not measured)"""
+    learn_s: float | None = None
+    """wall seconds inside the learner's ``learn``, evaluations and checkpoints excluded"""
+    eval_s: float | None = None
+    """wall seconds evaluating (periodic and final evaluations)"""
+    checkpoint_s: float | None = None
+    """wall seconds writing checkpoints"""
+    finish_s: float | None = None
+    """wall seconds after the final evaluation: closing environments, saving the policy, assembling the record"""
+
+    @property
+    def runner_overhead_s(self) -> float | None:
+        """Wall seconds of the run not spent learning or evaluating (``None`` for records without the phases)."""
+        if self.learn_s is None or self.eval_s is None:
+            return None
+        return max(self.wall_s - self.learn_s - self.eval_s, 0.0)
+
+    def phases(self) -> dict[str, float]:
+        """The measured phases by key (empty for records written before hyperbench measured them)."""
+        return {k: v for k in TIMING_PHASES if (v := getattr(self, k)) is not None}
 
 
 @dataclass(frozen=True)
@@ -281,6 +309,7 @@ class RunRecord:
                     "finished_at": self.timing.finished_at,
                     "attempts": self.timing.attempts,
                     "resumed_from": list(self.timing.resumed_from),
+                    **self.timing.phases(),
                 },
                 "provenance": dict(self.provenance),
                 "artifacts": dict(self.artifacts),
@@ -556,6 +585,7 @@ def _parse_record(data: Any, source: str) -> RunRecord:
             finished_at=t.get("finished_at", str),
             attempts=t.get("attempts", int),
             resumed_from=resumed or (),
+            **{k: t.number(k) for k in TIMING_PHASES if k in t.data},
         ),
         provenance=dict(r.get("provenance", Mapping)),
         artifacts={str(k): str(v) for k, v in artifacts.items()},

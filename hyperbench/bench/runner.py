@@ -51,6 +51,7 @@ from hyperbench.bench.files import (
 )
 from hyperbench.bench.kinds import MethodKind
 from hyperbench.bench.record import (
+    TIMING_PHASES,
     EvalSummary,
     Failure,
     LearningCurve,
@@ -189,6 +190,13 @@ class _Progress:
     success_rate: list[float | None] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    setup_s: float = 0.0
+    learn_s: float = 0.0
+    eval_s: float = 0.0
+    checkpoint_s: float = 0.0
+    finish_s: float = 0.0
+    phases_measured: bool = True
+    """False when the run resumed from a checkpoint written before the phases were measured"""
     started_at: str = ""
     attempts: int = 0
     resumed_from: list[int] = field(default_factory=list)
@@ -210,7 +218,7 @@ class _Progress:
 
 
 def _make_callback(
-    evaluate: Callable[[Any], EvalOutcome],
+    evaluate_at: Callable[[Any, int], EvalOutcome],
     points: list[int],
     progress: _Progress,
     on_evaluated: Callable[[Any, int], None],
@@ -231,7 +239,7 @@ def _make_callback(
             if self.pending and step >= self.pending[0]:
                 while self.pending and step >= self.pending[0]:
                     self.pending.pop(0)
-                _evaluate_and_log(self.model, evaluate, step, progress)
+                evaluate_at(self.model, step)
                 on_evaluated(self.model, step)
             return True
 
@@ -416,18 +424,54 @@ def run_one(
         return _run_locked(spec, runs_dir, path, options, _after_checkpoint)
 
 
+#: Where a run's wall time goes (the ``timing`` phases of its record; they add up to ``wall_s``).
+PHASES = TIMING_PHASES
+
+
 class _Clock:
-    """Wall and CPU time of this attempt, added to the run's totals at each checkpoint and at the end."""
+    """Wall and CPU time of this attempt, split into :data:`PHASES`, added to the run's totals at each checkpoint
+    and at the end.
+
+    The attempt is always in exactly one phase: ``setup_s`` (reading the checkpoint, building the learner, the
+    evaluator and the logger), ``learn_s`` (inside the learner's ``learn``, the suite's diagnostic callbacks
+    included), ``eval_s`` (every evaluation), ``checkpoint_s`` (writing checkpoints), ``finish_s`` (closing the
+    environments, saving the policy, assembling the record). Runner overhead is everything but ``learn_s`` and
+    ``eval_s``.
+    """
 
     def __init__(self) -> None:
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
         self.added_wall = self.added_cpu = 0.0
+        self.phase = "setup_s"
+        self.phase_t0 = self.wall0
+        self.spent = dict.fromkeys(PHASES, 0.0)
+        self.added = dict.fromkeys(PHASES, 0.0)
+
+    def switch(self, phase: str) -> str:
+        """Enter ``phase``; the time since the last switch goes to the phase being left, which is returned."""
+        now = time.perf_counter()
+        self.spent[self.phase] += now - self.phase_t0
+        left, self.phase, self.phase_t0 = self.phase, phase, now
+        return left
+
+    @contextlib.contextmanager
+    def within(self, phase: str) -> Iterator[None]:
+        """Spend the block in ``phase``, then return to the phase it interrupted."""
+        left = self.switch(phase)
+        try:
+            yield
+        finally:
+            self.switch(left)
 
     def flush_into(self, progress: _Progress) -> None:
-        wall, cpu = time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+        self.switch(self.phase)  # close the running phase's interval so the phases add up to the wall time
+        wall, cpu = self.phase_t0 - self.wall0, time.process_time() - self.cpu0
         progress.wall_s += wall - self.added_wall
         progress.cpu_s += cpu - self.added_cpu
         self.added_wall, self.added_cpu = wall, cpu
+        for phase in PHASES:
+            setattr(progress, phase, getattr(progress, phase) + self.spent[phase] - self.added[phase])
+        self.added = dict(self.spent)
 
 
 def _run_locked(
@@ -447,6 +491,7 @@ def _run_locked(
         _refuse_unsafe_checkpoint(latest)
         state = load_json((latest / "state.json").read_bytes(), str(latest / "state.json"))
         progress = _Progress(**state)
+        progress.phases_measured = progress.phases_measured and all(p in state for p in PHASES)
         progress.resumed_from.append(progress.steps[-1] if progress.steps else 0)
     progress.attempts += 1
 
@@ -483,9 +528,14 @@ def _run_locked(
 
         points = eval_points(spec.budget, spec.eval.frequency)
 
+        def evaluate_at(model: Any, step: int) -> EvalOutcome:
+            with clock.within("eval_s"):
+                return _evaluate_and_log(model, evaluator, step, progress)
+
         def on_evaluated(model: Any, step: int) -> None:
-            clock.flush_into(progress)
-            _save_checkpoint(ckpt_root, model, kind, step, progress)
+            with clock.within("checkpoint_s"):
+                clock.flush_into(progress)
+                _save_checkpoint(ckpt_root, model, kind, step, progress)
             if after_checkpoint is not None:
                 after_checkpoint(step)
 
@@ -495,14 +545,16 @@ def _run_locked(
         context = method.observation == "context"
         diagnostics = _diagnostic_callbacks(spec, runs_dir, learner, lambda: task.make_env(context=context, train=True))
         if remaining > 0:
-            callback = _make_callback(evaluator, points, progress, on_evaluated)
+            callback = _make_callback(evaluate_at, points, progress, on_evaluated)
             if diagnostics:  # measured before the evaluation at the same step, so its logger dump includes them
                 from stable_baselines3.common.callbacks import CallbackList
 
                 callback = CallbackList([*diagnostics.values(), callback])
+            clock.switch("learn_s")
             learner.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None)
         artifacts.update({Path(rel).stem: rel for rel in diagnostics if (runs_dir / rel).is_file()})
-        outcome = _evaluate_and_log(learner, evaluator, int(learner.num_timesteps), progress)
+        outcome = evaluate_at(learner, int(learner.num_timesteps))
+        clock.switch("finish_s")
         final = EvalSummary(
             step=int(learner.num_timesteps),
             return_mean=outcome.mean,
@@ -515,6 +567,7 @@ def _run_locked(
         if options.save_policy:
             artifacts.update(_save_policy(runs_dir, spec, learner, kind))
     except Exception as exc:  # the run fails, the suite goes on
+        clock.switch("finish_s")
         status = "failed"
         failure = _failure_from(exc, int(getattr(learner, "num_timesteps", 0) or 0))
         final = None
@@ -525,7 +578,9 @@ def _run_locked(
             with contextlib.suppress(Exception):
                 kind.close(learner)
 
+    prov = provenance()
     clock.flush_into(progress)
+    phases = {p: round(getattr(progress, p), 3) for p in PHASES} if progress.phases_measured else {}
     record = RunRecord(
         suite=SuiteRef(name=spec.suite_name, version=spec.suite_version, hash=spec.suite_hash),
         method=spec.method,
@@ -555,8 +610,9 @@ def _run_locked(
             finished_at=_utcnow(),
             attempts=progress.attempts,
             resumed_from=tuple(progress.resumed_from),
+            **phases,
         ),
-        provenance=provenance(),
+        provenance=prov,
         artifacts=artifacts,
     )
     record.save(path)

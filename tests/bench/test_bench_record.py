@@ -14,7 +14,15 @@ import pytest
 from hb_bench_helpers import make_record
 
 from hyperbench.bench.files import TMP_PREFIX, iter_tmp_entries
-from hyperbench.bench.record import SCHEMA_VERSION, RecordError, RunRecord, load_record, load_records, record_path
+from hyperbench.bench.record import (
+    SCHEMA_VERSION,
+    TIMING_PHASES,
+    RecordError,
+    RunRecord,
+    load_record,
+    load_records,
+    record_path,
+)
 
 
 def test_round_trip_and_schema_fields(tmp_path):
@@ -158,4 +166,22 @@ def test_version_2_records_keep_the_per_episode_matrix(tmp_path):
     bad = rec.to_dict()
     bad["final"]["episodes"]["phases"] = ["pre-adaptation"]
     with pytest.raises(RecordError, match="must label every column"):
+        RunRecord.from_dict(bad, source="bad.json")
+
+
+def test_timing_phases_are_optional_and_round_trip(tmp_path):
+    import dataclasses
+
+    old = make_record("m", "t", 0, [1.0, 2.0])  # a record written before the phases were measured
+    raw = old.to_dict()
+    assert not set(TIMING_PHASES) & set(raw["timing"]) and old.timing.phases() == {}
+    assert RunRecord.from_dict(raw).to_dict() == raw and old.timing.runner_overhead_s is None
+    phases = {"setup_s": 0.25, "learn_s": 0.5, "eval_s": 0.125, "checkpoint_s": 0.0625, "finish_s": 0.0625}
+    new = dataclasses.replace(old, timing=dataclasses.replace(old.timing, **phases))
+    new.save(tmp_path / "r.json")
+    back = load_record(tmp_path / "r.json")
+    assert back == new and back.timing.phases() == phases and back.timing.runner_overhead_s == 0.375
+    bad = new.to_dict()
+    bad["timing"]["learn_s"] = "fast"
+    with pytest.raises(RecordError, match=r"'timing\.learn_s' must be int or float"):
         RunRecord.from_dict(bad, source="bad.json")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from hyperbench.bench.files import TMP_PREFIX
-from hyperbench.bench.record import load_record, record_path
+from hyperbench.bench.record import TIMING_PHASES, load_record, record_path
 from hyperbench.bench.runner import (
     NonFiniteError,
     RunBusyError,
@@ -36,7 +37,7 @@ def test_learns_the_bandit_and_writes_a_complete_record(tmp_path, tiny_suite):
     assert rec.config["hyperparameters"] == {"learning_rate": 3e-3, "learning_starts": 50}
     assert rec.config_hash == spec.config_hash and rec.suite.hash == spec.suite_hash
     assert rec.provenance["packages"]["stable-baselines3"] and rec.timing.wall_s > 0 and rec.timing.cpu_s > 0
-    assert rec.timing.attempts == 1 and rec.timing.resumed_from == ()
+    assert rec.timing.attempts == 1 and rec.timing.resumed_from == () and _phases_add_up(rec.timing)
     assert load_record(record_path(tmp_path, spec.method, spec.task, spec.seed)) == rec
     assert not checkpoint_dir(tmp_path, spec).exists()  # cleaned after the record is written
     # SB3's logger got the evaluations
@@ -44,6 +45,36 @@ def test_learns_the_bandit_and_writes_a_complete_record(tmp_path, tiny_suite):
     assert "eval/mean_reward" in csv
     # idempotent: a second call returns the stored record without training
     assert run_one(spec, tmp_path) == rec
+
+
+def _phases_add_up(timing) -> bool:
+    return set(timing.phases()) == set(TIMING_PHASES) and abs(sum(timing.phases().values()) - timing.wall_s) < 0.01
+
+
+def test_timing_splits_a_run_into_learning_evaluation_and_runner_overhead(tmp_path, tiny_suite, monkeypatch):
+    from hyperbench.bench import runner
+
+    pause = 0.15
+    evaluate, save = runner._evaluate_and_log, runner._save_checkpoint
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(pause)
+        return evaluate(*args, **kwargs)
+
+    def slow_save(*args, **kwargs):
+        time.sleep(pause)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_evaluate_and_log", slow_evaluate)
+    monkeypatch.setattr(runner, "_save_checkpoint", slow_save)
+    rec = run_one(tiny_suite(budget=400).grid()[0], tmp_path)
+    t = rec.timing
+    assert rec.ok and _phases_add_up(t)
+    # 4 evaluations (3 of them inside learn()) and 3 checkpoints, each at least `pause`: taken out of learn_s
+    assert t.eval_s >= 4 * pause and t.checkpoint_s >= 3 * pause and t.learn_s > 0 and t.setup_s > 0
+    assert t.runner_overhead_s == pytest.approx(t.setup_s + t.checkpoint_s + t.finish_s, abs=0.01)
+    data = json.loads(record_path(tmp_path, rec.method, rec.task, rec.seed).read_text())["timing"]
+    assert {k: data[k] for k in TIMING_PHASES} == t.phases()
 
 
 def test_resumes_from_the_last_checkpoint_after_a_crash(tmp_path, tiny_suite):
@@ -70,6 +101,9 @@ def test_resumes_from_the_last_checkpoint_after_a_crash(tmp_path, tiny_suite):
     rec = run_one(spec, tmp_path)
     assert rec.ok and rec.curve.steps == (100, 200, 300, 400) and rec.curve.return_mean[:2] == tuple(state["return_mean"])
     assert rec.timing.attempts == 2 and rec.timing.resumed_from == (200,)
+    # the first attempt's phases up to its checkpoint are carried over, like its wall time
+    assert state["learn_s"] > 0 and state["eval_s"] > 0 and rec.timing.learn_s > state["learn_s"]
+    assert _phases_add_up(rec.timing)
     assert rec.steps_done == 400 and rec.final_score is not None and rec.final_score > -0.03
 
 
