@@ -90,8 +90,8 @@ def run_config(config: str, suite_file: Path, tmp: Path, reps: int) -> Measured:
     env = {**os.environ, **RAY_ENV}
     with contextlib.ExitStack() as stack:
         if kind == "ray":  # the workers import the hyperbench this script imports
-            address = stack.enter_context(local_ray_cluster(workers, env, python_path=[Path(hyperbench.__file__).parents[1]]))
-            cmd += ["--executor", "ray", "--address", address]
+            cluster = stack.enter_context(local_ray_cluster(workers, env, python_path=[Path(hyperbench.__file__).parents[1]]))
+            cmd += ["--executor", "ray", "--address", cluster.address]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0

@@ -76,23 +76,28 @@ class Plan:
     failed_before: list[RunSpec]
 
 
-def _set_pdeathsig() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no orphan workers after the runner is killed)."""
+def _set_pdeathsig(parent: int | None = None) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no orphan workers after the runner is killed).
+
+    :param parent: pid of the process that started this one; if it is no longer the parent, the parent died
+        before ``prctl`` took effect (while this worker was still importing) and the worker exits. Comparing
+        with pid 1 is not enough: an orphan is re-parented to the nearest subreaper, which need not be init.
+    """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             libc = ctypes.CDLL("libc.so.6", use_errno=True)
             pr_set_pdeathsig = 1
             libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-            if os.getppid() == 1:  # the parent already died before prctl took effect
-                os._exit(1)
+        if os.getppid() == 1 or (parent is not None and os.getppid() != parent):
+            os._exit(1)
 
 
 _steps_queue: Any = None  # in pool workers: where each run reports its step count (see _StepCounter)
 
 
-def _worker_init(plugins: Sequence[str], steps_queue: Any = None) -> None:
+def _worker_init(plugins: Sequence[str], steps_queue: Any = None, parent: int | None = None) -> None:
     global _steps_queue
-    _set_pdeathsig()
+    _set_pdeathsig(parent)
     import torch
 
     torch.set_num_threads(1)
@@ -347,8 +352,9 @@ def _execute_local(
 
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.SimpleQueue() if steps is not None else None
+    init_args = (options.plugins, queue, os.getpid())
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_worker_init, initargs=(options.plugins, queue)
+        max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_worker_init, initargs=init_args
     ) as pool:
         pending: dict[Future[dict[str, Any]], RunSpec] = {
             pool.submit(_run_in_worker, spec.to_dict(), str(runs_dir), options): spec for spec in todo

@@ -22,8 +22,9 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["RayClusterError", "local_ray_cluster", "session_processes"]
+__all__ = ["LocalRayCluster", "RayClusterError", "local_ray_cluster", "session_processes"]
 
 #: Environment of the cluster and of a driver that connects to it.
 RAY_ENV: dict[str, str] = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -31,6 +32,15 @@ RAY_ENV: dict[str, str] = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED
 
 class RayClusterError(RuntimeError):
     """The local Ray head node did not start."""
+
+
+class LocalRayCluster(NamedTuple):
+    """A running local head node."""
+
+    address: str
+    """``127.0.0.1:PORT``, for ``--address``"""
+    session: int
+    """session id of its processes (see :func:`session_processes`)"""
 
 
 def session_processes(sid: int) -> list[int]:
@@ -64,14 +74,14 @@ def local_ray_cluster(
     env: Mapping[str, str] | None = None,
     python_path: Sequence[str | os.PathLike[str]] = (),
     start_timeout: float = 180.0,
-) -> Iterator[str]:
+) -> Iterator[LocalRayCluster]:
     """Run a local Ray head node with ``num_cpus`` CPUs for the duration of the block.
 
     :param num_cpus: CPUs the node offers (one hyperbench run each)
     :param env: environment of the node and its workers (default: this process's), plus :data:`RAY_ENV`
     :param python_path: directories put first on the workers' ``PYTHONPATH`` (e.g. a plugin's directory)
     :param start_timeout: seconds to wait for the node to start
-    :return: the address (``127.0.0.1:PORT``) to give ``--address``
+    :return: its address (``127.0.0.1:PORT``, to give ``--address``) and session
     :raises RayClusterError: if ``ray`` is not installed or the node does not start in time
     """
     ray = shutil.which("ray")
@@ -105,7 +115,7 @@ def local_ray_cluster(
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = "".join(output[-20:])
                 raise RayClusterError(f"`{' '.join(cmd)}` did not start a Ray node in {start_timeout:.0f} s:\n{tail}")
-        yield f"127.0.0.1:{port}"
+        yield LocalRayCluster(f"127.0.0.1:{port}", proc.pid)
     finally:
         _stop_session(proc)
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -16,7 +16,7 @@ from hb_bench_helpers import tiny_suite_dict
 
 from hyperbench.bench.executors import SuiteConflictError, plan_suite, run_suite
 from hyperbench.bench.files import iter_tmp_entries
-from hyperbench.bench.record import iter_record_paths, load_record, load_records, record_path
+from hyperbench.bench.record import TIMING_PHASES, RunRecord, iter_record_paths, load_record, load_records, record_path
 from hyperbench.bench.runner import RunOptions
 from hyperbench.bench.suite import parse_suite
 
@@ -93,6 +93,45 @@ def test_ray_local_instance_matches_local_records(tmp_path, tiny_suite, monkeypa
     assert ray_rec.provenance["hostname"] == local.provenance["hostname"]
 
 
+@pytest.mark.slow  # starting a Ray node takes 15-20 s on 2 cores
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the cluster's processes in /proc")
+def test_ray_cluster_at_an_address_writes_the_local_executors_records(tmp_path, tiny_suite, monkeypatch):
+    ray = pytest.importorskip("ray")
+    import hyperbench
+    from hyperbench.bench.ray_cluster import RAY_ENV, local_ray_cluster, session_processes
+
+    for key, value in RAY_ENV.items():  # the driver connects with the cluster's settings
+        monkeypatch.setenv(key, value)
+    suite = tiny_suite(seeds=2, budget=200)
+    run_suite(suite, tmp_path / "local", workers=0, progress=False)
+    # the workers import this hyperbench and the test plugin, as they would from an installed package
+    with local_ray_cluster(2, python_path=[Path(__file__).parent, Path(hyperbench.__file__).parents[1]]) as cluster:
+        result = run_suite(
+            suite, tmp_path / "ray", executor="ray", address=cluster.address, options=PLUGIN_OPTIONS, progress=False
+        )
+        workers = [p for p in session_processes(cluster.session) if b"default_worker.py" in _cmdline(p)]
+    assert result.complete and len(result.ok) == 2 and not ray.is_initialized()  # the driver disconnected
+    assert workers  # the runs went to the cluster's worker processes
+    assert not session_processes(cluster.session)  # and none of the cluster's processes outlives it
+
+    def content(record: RunRecord) -> dict[str, object]:
+        data = record.to_dict()
+        data.pop("timing")
+        data["provenance"] = {k: v for k, v in data["provenance"].items() if k not in ("hostname", "platform")}
+        return data
+
+    local, on_ray = load_records(tmp_path / "local"), load_records(tmp_path / "ray")
+    assert [content(r) for r in on_ray] == [content(r) for r in local]
+    assert all(r.ok and set(r.timing.phases()) == set(TIMING_PHASES) for r in on_ray)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():
@@ -114,6 +153,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _checkpoints(runs: Path) -> list[Path]:
+    return list((runs / "checkpoints").rglob("step-*"))
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and PR_SET_PDEATHSIG")
 def test_sigkill_at_any_moment_then_rerun_completes(tmp_path, subprocess_env):
     suite_file = tmp_path / "kill.yaml"
@@ -124,27 +167,34 @@ def test_sigkill_at_any_moment_then_rerun_completes(tmp_path, subprocess_env):
     cmd += ["--plugin", "hb_bench_plugin", "--no-report", "--no-progress"]
     rng = np.random.default_rng(7)
     kills = 0
+    first_checkpoint_s = 0.0
     for attempt in range(3):
-        proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 60
+        stderr = tmp_path / f"stderr-{attempt}.txt"  # a file, not a pipe nobody reads (a full pipe would block it)
+        with open(stderr, "wb") as err:
+            proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=err)
+        started = time.monotonic()
         if attempt == 0:  # first kill: right after a checkpoint exists, so the rerun must resume
-            while time.time() < deadline and not list((runs / "checkpoints").rglob("step-*")):
+            # the wait scales with the machine's load: up to the checkpoint, the process's end, or 10 minutes
+            while proc.poll() is None and time.monotonic() - started < 600 and not _checkpoints(runs):
                 time.sleep(0.05)
-        else:  # then at random moments
-            time.sleep(float(rng.uniform(0.5, 3.0)))
+            assert proc.poll() is None, f"the runner ended before its first checkpoint: {stderr.read_text()}"
+            assert _checkpoints(runs), "no checkpoint after 10 minutes"
+            first_checkpoint_s = time.monotonic() - started
+        else:  # then at random moments, on the scale of this machine's speed (start-up, a few evaluations)
+            time.sleep(float(rng.uniform(0.1, 1.5)) * first_checkpoint_s)
         workers = _children(proc.pid)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
         # the worker process dies with the runner (no orphan keeps training and writing)
-        deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(w) for w in workers):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
             time.sleep(0.05)
         assert not any(_alive(w) for w in workers)
         load_records(runs)  # never a corrupt record, whatever the moment of the kill
     assert kills >= 1
-    final = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    final = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=1200)
     assert final.returncode == 0, final.stderr
     records = load_records(runs)
     assert sorted(r.key for r in records) == [("hb-td3-tiny", "hb/Bandit-v0", 0), ("hb-td3-tiny", "hb/Bandit-v0", 1)]
@@ -153,3 +203,13 @@ def test_sigkill_at_any_moment_then_rerun_completes(tmp_path, subprocess_env):
     assert any(r.timing.resumed_from for r in records)
     assert not list(iter_tmp_entries(runs)) and not list((runs / "checkpoints").rglob("step-*"))
     assert load_record(record_path(runs, "hb-td3-tiny", "hb/Bandit-v0", 0)).suite.name == "kill"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_whose_runner_died_while_it_started_exits(subprocess_env):
+    # the runner may die before the worker's prctl: the worker then has another parent (init or a subreaper)
+    code = "import os, sys; from hyperbench.bench.executors import _set_pdeathsig; _set_pdeathsig({}); print('running')"
+    orphan = subprocess.run([sys.executable, "-c", code.format("os.getppid() + 1")], env=subprocess_env, capture_output=True)
+    assert orphan.returncode == 1 and b"running" not in orphan.stdout
+    child = subprocess.run([sys.executable, "-c", code.format("os.getppid()")], env=subprocess_env, capture_output=True)
+    assert child.returncode == 0 and child.stdout.strip() == b"running"
