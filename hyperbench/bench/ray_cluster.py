@@ -5,7 +5,7 @@ session with its own temporary directory, yields its address for ``hyperbench ru
 and on exit stops every process of that session (the head's services and the Ray workers they started), so
 nothing is left running and no other Ray instance on the machine is touched (``ray stop`` would stop them all).
 
-Ray ≥ 2.5x enables token authentication on new clusters by default; this local cluster runs with
+Recent Ray releases (2.60 here) enable token authentication on new clusters by default; this local cluster runs with
 ``RAY_AUTH_MODE=disabled``, and a driver connecting to it needs the same setting in its environment.
 """
 
