@@ -17,6 +17,11 @@ The Ray configuration starts a local cluster with ``ray start --head`` (temporar
 is already running. The line ``ray / local`` compares its wall time with the local pool at the same number
 of workers.
 
+Wall-time ratios mean something only if the machine's load stays the same through the whole benchmark
+(each configuration's load average is printed; ``--repeats`` runs them round-robin and keeps the medians);
+``busy``, the share of the workers' time spent inside runs, is less sensitive to the load: it shows the runner's
+own cost.
+
 The load average is printed before and after: on a machine where other jobs use the cores the speed-up
 measures the contention, not the runner. Typical use (about 6 minutes on 2 idle cores)::
 
@@ -73,6 +78,13 @@ class Measured:
     wall_s: float
     report_s: float | None
     records: list[RunRecord]
+    load: float
+    """1-minute load average when it ended"""
+
+    @property
+    def busy(self) -> float:
+        """Fraction of the workers' time (wall × workers) spent inside runs: the rest is the runner's and idle."""
+        return sum(r.timing.wall_s for r in self.records) / (self.wall_s * self.workers)
 
     @property
     def work_s(self) -> float:
@@ -98,7 +110,8 @@ def run_config(config: str, suite_file: Path, tmp: Path, reps: int) -> Measured:
     if proc.returncode != 0:
         raise SystemExit(f"{config}: `{' '.join(cmd)}` failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     match = re.search(r"report: done in ([0-9.]+) s", proc.stdout)
-    return Measured(config, workers, wall, float(match.group(1)) if match else None, load_records(out))
+    report_s = float(match.group(1)) if match else None
+    return Measured(config, workers, wall, report_s, load_records(out), os.getloadavg()[0])
 
 
 def main() -> None:
@@ -111,6 +124,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications of the report (default 2000)")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), help=f"configurations (default {' '.join(CONFIGS)})")
+    parser.add_argument("--repeats", type=int, default=1, help="run the configurations round-robin this often; median")
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs directories here")
     args = parser.parse_args()
     for config in args.configs:
@@ -127,20 +141,24 @@ def main() -> None:
     print(f"suite: {args.runs} × {args.method} on {args.task}, {args.budget} steps, eval every {args.eval_frequency}")
     print(f"cores {os.cpu_count()}, load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
-    results: dict[str, Measured] = {}
+    trials: dict[str, list[Measured]] = {c: [] for c in args.configs}
     try:
-        for config in args.configs:
-            results[config] = m = run_config(config, suite_file, tmp, args.reps)
-            print(f"  {config}: {m.wall_s:.1f} s", flush=True)
+        for repeat in range(args.repeats):
+            for config in args.configs:
+                m = run_config(config, suite_file, tmp / f"repeat-{repeat}", args.reps)
+                trials[config].append(m)
+                print(f"  {config}: {m.wall_s:.1f} s (load average {m.load:.2f})", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
+    # the median trial of each configuration (by wall time)
+    results = {c: sorted(ms, key=lambda m: m.wall_s)[(len(ms) - 1) // 2] for c, ms in trials.items()}
 
     base = results.get("local-1")
     print()
     header = (
         f"{'config':>8s} {'wall s':>8s} {'runs/h':>8s} {'speed-up':>9s} {'run s':>7s} {'learn+eval s':>13s} "
-        f"{'in-run overhead':>16s} {'suite overhead/run':>19s} {'report s':>9s}"
+        f"{'in-run overhead':>16s} {'suite overhead/run':>19s} {'report s':>9s} {'busy':>6s} {'load':>5s}"
     )
     print(header)
     print("-" * len(header))
@@ -154,13 +172,18 @@ def main() -> None:
         report = f"{m.report_s:9.1f}" if m.report_s is not None else "        –"
         print(
             f"{config:>8s} {m.wall_s:8.1f} {3600 * n / m.wall_s:8.1f} {speed} {run_s:7.2f} {work:13.2f} "
-            f"{100 * in_run:15.2f}% {suite_over:8.2f} s ({100 * suite_over / work:5.1f}%) {report}"
+            f"{100 * in_run:15.2f}% {suite_over:8.2f} s ({100 * suite_over / work:5.1f}%) {report} "
+            f"{100 * m.busy:5.1f}% {m.load:5.2f}"
         )
     for config, m in results.items():
         kind, n = config.split("-")
         local = results.get(f"local-{n}")
         if kind == "ray" and local is not None:
-            print(f"{config} / local-{n} wall time: {m.wall_s / local.wall_s:.3f}")
+            print(f"{config} / local-{n} wall time: {m.wall_s / local.wall_s:.3f}, busy {m.busy / local.busy:.3f}")
+    print(
+        "busy: worker time inside runs (sum of the records' wall_s / (wall × workers)); it does not depend on how fast\n"
+        "the runs went, so compare it (not the wall time) between configurations when the load average changed."
+    )
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("command: OMP_NUM_THREADS=1 python benchmarks/bench_scaling.py " + " ".join(sys.argv[1:]))
 
