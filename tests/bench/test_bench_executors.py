@@ -84,6 +84,8 @@ def test_ray_local_instance_matches_local_records(tmp_path, tiny_suite, monkeypa
     pytest.importorskip("ray")
     # Ray's workers inherit the driver's environment: make the test plugin importable there
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    marker = f"HB_TEST_RAY_INSTANCE={os.getpid()}-{time.time_ns()}"
+    monkeypatch.setenv(*marker.split("=", 1))
     suite = tiny_suite(budget=100, eval={"frequency": 100, "episodes": 2})
     run_suite(suite, tmp_path / "local", workers=0, progress=False)
     result = run_suite(suite, tmp_path / "ray", workers=1, executor="ray", options=PLUGIN_OPTIONS, progress=False)
@@ -91,6 +93,26 @@ def test_ray_local_instance_matches_local_records(tmp_path, tiny_suite, monkeypa
     local, ray_rec = load_records(tmp_path / "local")[0], load_records(tmp_path / "ray")[0]
     assert ray_rec.curve == local.curve and ray_rec.config_hash == local.config_hash
     assert ray_rec.provenance["hostname"] == local.provenance["hostname"]
+    # the private instance is shut down with the suite: none of its processes (GCS, raylet, workers) is left.
+    # They inherit this process's environment (workers rename themselves `ray::IDLE`, so it is the marker).
+    if sys.platform.startswith("linux"):  # found through /proc
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _processes_with_env(marker):
+            time.sleep(0.1)
+        assert not _processes_with_env(marker)
+
+
+def _processes_with_env(entry: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                environ = (proc / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if entry.encode() in environ and _alive(int(proc.name)):
+                found.append(int(proc.name))
+    return found
 
 
 @pytest.mark.slow  # starting a Ray node takes 15-20 s on 2 cores
