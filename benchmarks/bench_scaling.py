@@ -23,7 +23,7 @@ Wall-time ratios mean something only if the machine's load stays the same throug
 own cost.
 
 The load average is printed before and after: on a machine where other jobs use the cores the speed-up
-measures the contention, not the runner. Typical use (about 6 minutes on 2 idle cores)::
+measures the contention, not the runner. Typical use (about 8 minutes on 2 idle cores)::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_scaling.py
     OMP_NUM_THREADS=1 python benchmarks/bench_scaling.py --budget 1500 --configs local-1 local-2
@@ -181,8 +181,8 @@ def main() -> None:
         if kind == "ray" and local is not None:
             print(f"{config} / local-{n} wall time: {m.wall_s / local.wall_s:.3f}, busy {m.busy / local.busy:.3f}")
     print(
-        "busy: worker time inside runs (sum of the records' wall_s / (wall × workers)); it does not depend on how fast\n"
-        "the runs went, so compare it (not the wall time) between configurations when the load average changed."
+        "busy: worker time inside runs (sum of the records' wall_s / (wall × workers)); less sensitive than the wall\n"
+        "time to how fast the runs went: compare it between configurations when the load average changed."
     )
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("command: OMP_NUM_THREADS=1 python benchmarks/bench_scaling.py " + " ".join(sys.argv[1:]))
