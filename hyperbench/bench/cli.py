@@ -50,6 +50,13 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--address", default=None, help="Ray cluster address ('auto' or host:port); default: start a local instance"
     )
+    run.add_argument(
+        "--gpus-per-run",
+        type=_gpu_share,
+        default=0.0,
+        help="ray executor: GPUs each run asks Ray for (0.25: four runs share a GPU; default 0, and Ray then "
+        "hides the GPUs from the runs)",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the grid and the estimated compute, run nothing")
     run.add_argument("--measure", action="store_true", help="with --dry-run: measure step costs missing from the table")
     run.add_argument("--retry-failed", action="store_true", help="run failed runs again")
@@ -81,6 +88,17 @@ def register(subparsers: Any) -> None:
     report.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     report.add_argument("--no-progress", action="store_true", help="no progress display")
     report.set_defaults(func=_cmd_report)
+
+
+def _gpu_share(text: str) -> float:
+    """``--gpus-per-run``: a finite number ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 (e.g. 0.25: four runs share a GPU), got {text!r}")
+    return value
 
 
 def _list_methods() -> int:
@@ -188,8 +206,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.suite:
         print("hyperbench run: give a suite file or name (e.g. `hyperbench run smoke`)", file=sys.stderr)
         return 2
+    if args.gpus_per_run and args.executor != "ray":
+        print("hyperbench run: --gpus-per-run applies to --executor ray (local runs see every GPU)", file=sys.stderr)
+        return 2
 
-    from hyperbench.bench.executors import SuiteConflictError, plan_suite, run_suite
+    from hyperbench.bench.executors import ClusterResourceError, SuiteConflictError, plan_suite, run_suite
     from hyperbench.bench.record import RecordError
     from hyperbench.bench.suite import SuiteError, load_suite
 
@@ -219,11 +240,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             workers=args.workers,
             executor=args.executor,
             address=args.address,
+            gpus_per_run=args.gpus_per_run,
             retry_failed=args.retry_failed,
             options=options,
             progress=not args.no_progress,
         )
-    except (SuiteConflictError, RecordError) as exc:
+    except (SuiteConflictError, RecordError, ClusterResourceError) as exc:
         print(f"hyperbench run: {exc}", file=sys.stderr)
         return 2
     print(

@@ -7,11 +7,12 @@ resumes interrupted runs from their checkpoints.
 - ``local`` (default): a process pool of ``workers`` processes (``spawn`` start method, one torch thread
   each, killed by the kernel if the runner dies so no orphan keeps training); ``workers=0`` runs in the
   calling process, which is handy for debugging.
-- ``ray``: one Ray task per run (``num_cpus=1``). Without ``address`` a local Ray instance with ``workers``
-  CPUs is started and stopped; with ``address`` (``auto`` or ``host:port``) the runs go to an existing
-  cluster. Each task returns its record to the driver, which writes it if the worker's file system is
-  not the driver's; checkpoints are written by the worker, so resuming after a node loss needs a shared
-  file system for the runs directory.
+- ``ray``: one Ray task per run (``num_cpus=1``, plus ``num_gpus=gpus_per_run``: Ray hides the GPUs from a
+  task that asks for none, so on GPU nodes ask for a share, e.g. 0.25 for four runs per GPU). Without
+  ``address`` a local Ray instance with ``workers`` CPUs (and the GPUs it detects) is started and stopped;
+  with ``address`` (``auto`` or ``host:port``) the runs go to an existing cluster. Each task returns its
+  record to the driver, which writes it if the worker's file system is not the driver's; checkpoints are
+  written by the worker, so resuming after a node loss needs a shared file system for the runs directory.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import ctypes
 import fcntl
 import functools
 import json
+import math
 import os
 import shutil
 import signal
@@ -36,9 +38,13 @@ from hyperbench.bench.record import RunRecord, load_record, record_path
 from hyperbench.bench.runner import RunBusyError, RunOptions, cleanup_finished_checkpoints, import_plugins, run_one
 from hyperbench.bench.suite import RunSpec, Suite
 
-__all__ = ["SuiteConflictError", "SuiteRunResult", "plan_suite", "run_suite"]
+__all__ = ["ClusterResourceError", "SuiteConflictError", "SuiteRunResult", "plan_suite", "run_suite"]
 
 EXECUTORS = ("local", "ray")
+
+
+class ClusterResourceError(RuntimeError):
+    """The Ray cluster lacks a resource every run asks for (the runs could never be scheduled)."""
 
 
 class SuiteConflictError(RuntimeError):
@@ -245,6 +251,7 @@ def run_suite(
     workers: int = 1,
     executor: str = "local",
     address: str | None = None,
+    gpus_per_run: float = 0.0,
     retry_failed: bool = False,
     options: RunOptions | None = None,
     progress: bool = True,
@@ -256,6 +263,8 @@ def run_suite(
     :param workers: parallel runs (local processes, or CPUs of a local Ray instance); ``0`` = in-process
     :param executor: ``"local"`` or ``"ray"``
     :param address: Ray cluster address (``None``: start a local instance)
+    :param gpus_per_run: Ray executor: GPUs each run asks for (a fraction shares a GPU; ``0``: none, and Ray
+        then hides every GPU from the run)
     :param retry_failed: run failed runs again (their old record is replaced)
     :param options: runner settings
     :param progress: show a progress bar over the grid
@@ -264,6 +273,10 @@ def run_suite(
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if not (math.isfinite(gpus_per_run) and gpus_per_run >= 0):
+        raise ValueError(f"gpus_per_run must be a finite number >= 0 (e.g. 0.25 for four runs per GPU), got {gpus_per_run}")
+    if gpus_per_run and executor != "ray":
+        raise ValueError("gpus_per_run applies to the ray executor only (the local pool's runs see every GPU)")
     options = options or RunOptions()
     runs_dir = Path(runs_dir)
     with _runs_dir_lock(runs_dir):
@@ -320,7 +333,7 @@ def run_suite(
             if not plan.todo:
                 pass
             elif executor == "ray":
-                _execute_ray(plan.todo, runs_dir, options, workers, address, finished)
+                _execute_ray(plan.todo, runs_dir, options, workers, address, gpus_per_run, finished)
             elif workers <= 0:
                 from hyperbench.bench import runner
 
@@ -378,6 +391,7 @@ def _execute_ray(
     options: RunOptions,
     workers: int,
     address: str | None,
+    gpus_per_run: float,
     finished: Callable[[RunSpec, dict[str, Any] | None, str | None], None],
 ) -> None:
     try:
@@ -391,7 +405,13 @@ def _execute_ray(
         else:
             ray.init(address=address, log_to_driver=False)
     try:
-        remote = ray.remote(num_cpus=1, max_retries=2)(_ray_task)
+        available = float(ray.cluster_resources().get("GPU", 0.0))
+        if gpus_per_run > available:
+            raise ClusterResourceError(
+                f"each run asks for {gpus_per_run} GPU(s) but the Ray cluster has {available:g}: the runs could never "
+                "be scheduled. Start the nodes with their GPUs (`ray start --num-gpus N`) or lower --gpus-per-run"
+            )
+        remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=2)(_ray_task)
         refs = {remote.remote(spec.to_dict(), str(runs_dir.resolve()), options): spec for spec in todo}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)

@@ -235,3 +235,44 @@ def test_a_worker_whose_runner_died_while_it_started_exits(subprocess_env):
     assert orphan.returncode == 1 and b"running" not in orphan.stdout
     child = subprocess.run([sys.executable, "-c", code.format("os.getppid()")], env=subprocess_env, capture_output=True)
     assert child.returncode == 0 and child.stdout.strip() == b"running"
+
+
+def test_gpus_per_run_is_checked_before_anything_runs(tmp_path, tiny_suite, capsys):
+    from hyperbench.cli import main
+
+    suite = tiny_suite()
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="gpus_per_run must be a finite number"):
+            run_suite(suite, tmp_path / "runs", executor="ray", gpus_per_run=bad, progress=False)
+    with pytest.raises(ValueError, match="ray executor only"):
+        run_suite(suite, tmp_path / "runs", executor="local", gpus_per_run=0.5, progress=False)
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(SystemExit):
+        main(["run", "smoke", "--executor", "ray", "--gpus-per-run", "-0.5"])
+    assert "must be a number >= 0" in capsys.readouterr().err
+    assert main(["run", "smoke", "--gpus-per-run", "0.5", "--out", str(tmp_path / "runs")]) == 2
+    assert "applies to --executor ray" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # starts a Ray instance
+def test_ray_runs_ask_for_their_gpu_share(tmp_path, tiny_suite, monkeypatch):
+    """A run asking for GPUs gets scheduled on a node that has them, and is refused with a message where none do."""
+    ray = pytest.importorskip("ray")
+    from hyperbench.bench.executors import ClusterResourceError
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    suite = tiny_suite(budget=100, eval={"frequency": 100, "episodes": 1})
+    ray.init(num_cpus=1, num_gpus=0, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(ClusterResourceError, match=r"asks for 0\.5 GPU"):
+            run_suite(suite, tmp_path / "none", executor="ray", gpus_per_run=0.5, options=PLUGIN_OPTIONS, progress=False)
+    finally:
+        ray.shutdown()
+    assert not list((tmp_path / "none").glob("records/**/*.json"))
+    # a declared (fake) GPU: the run is scheduled with its share; torch sees no CUDA here, so it trains on the CPU
+    ray.init(num_cpus=1, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        result = run_suite(suite, tmp_path / "gpu", executor="ray", gpus_per_run=0.5, options=PLUGIN_OPTIONS, progress=False)
+    finally:
+        ray.shutdown()
+    assert result.complete and len(result.ok) == 1
