@@ -23,8 +23,8 @@ Evaluation: :meth:`VariBAD.meta_episode` is ``n`` phases of one episode each (``
 is the meta-episode return, the first episode's return is a secondary score.
 
 What is reused: the :class:`~hyperbench.meta.MetaLearner` machinery (SB3 logger, callbacks, progress bar,
-safetensors checkpoints), SB3's :func:`~stable_baselines3.common.utils.explained_variance`, the rollout loop,
-:class:`hyperbench.nn.HyperNetwork` and its initialisations. What is not, and why: SB3's ``RolloutBuffer`` and
+safetensors checkpoints), the rollout loop, :class:`hyperbench.nn.HyperNetwork` and its initialisations.
+What is not, and why: SB3's ``RolloutBuffer`` and
 ``PPO.train`` assume one environment step per buffer row and feed-forward policies evaluated on shuffled
 single steps; a recurrent learner needs whole meta-episodes per minibatch (RL2 back-propagates through the
 GRU over them) and GAE across episode boundaries with padding, and sb3-contrib's ``RecurrentPPO`` keeps an
@@ -51,7 +51,6 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch as th
-from stable_baselines3.common.utils import explained_variance
 from torch import nn
 
 from hyperbench.meta.advantages import sequence_gae
@@ -266,6 +265,13 @@ def ppo_losses(
     return policy_loss, value_loss, clip_fraction
 
 
+def _explained_variance(y_pred: th.Tensor, y_true: th.Tensor) -> th.Tensor:
+    """``1 - Var[y_true - y_pred] / Var[y_true]`` (NaN when ``Var[y_true] = 0``) as a 0-dim tensor, like SB3's
+    ``explained_variance`` but without leaving the device."""
+    var_y = y_true.var(unbiased=False)
+    return th.where(var_y == 0, th.full_like(var_y, float("nan")), 1 - (y_true - y_pred).var(unbiased=False) / var_y)
+
+
 class VariBAD(MetaLearner):
     """VariBAD (Zintgraf et al. 2020) and Hyper-VariBAD (Beck et al. 2022) as a hyperbench meta learner.
 
@@ -277,6 +283,9 @@ class VariBAD(MetaLearner):
     :param tensorboard_log: TensorBoard directory
     :param family_seed: family seed when ``family`` is a name
     :param family_kwargs: family options when ``family`` is a name
+    :param device: where the networks, the rollout data of an update and the VAE buffer live (``"auto"``: CUDA
+        when available); environments and action sampling stay on the host. The update steps make no host
+        round-trip: their losses are gathered as tensors and read once after them.
     """
 
     config_cls: ClassVar[type[VariBADConfig]] = VariBADConfig
@@ -302,9 +311,10 @@ class VariBAD(MetaLearner):
         family_seed: int = 0,
         family_kwargs: Mapping[str, Any] | None = None,
         _spaces: Mapping[str, Any] | None = None,
+        device: th.device | str = "auto",
     ) -> None:
         self.config: VariBADConfig = resolve_variant_config(type(self).config_cls, config, variant, self.default_variant)
-        super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs)
+        super().__init__(family, seed, verbose, tensorboard_log, family_seed, family_kwargs, device=device)
         if _spaces is None:
             loop = self.rollout
             _spaces = {
@@ -337,13 +347,18 @@ class VariBAD(MetaLearner):
                 obs_dim, self.encoder.repr_dim, int(sp["n_actions"]), int(sp["act_dim"]), s.policy_hidden,
                 s.policy_kind, s.init, s.hyper_primary, s.hyper_meta_norm, s.init_std,
             )  # fmt: skip
+        for module in self._modules().values():
+            module.to(self.device)
         policy_params = list(self.policy.parameters())
         if s.policy_through_encoder:
             policy_params += list(self.encoder.parameters())
-        self.policy_optimizer = th.optim.Adam(policy_params, lr=s.lr, eps=1e-8)
+        # fused: one kernel per step and no host read of the step count (the for-loop Adam reads it per parameter)
+        self.policy_optimizer = th.optim.Adam(policy_params, lr=s.lr, eps=1e-8, fused=True)
         self.vae_optimizer: th.optim.Optimizer | None = None
         if self.decoder is not None:
-            self.vae_optimizer = th.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], lr=s.vae_lr)
+            self.vae_optimizer = th.optim.Adam(
+                [*self.encoder.parameters(), *self.decoder.parameters()], lr=s.vae_lr, fused=True
+            )
         self.length = s.episodes_per_meta_episode * int(sp["horizon"])
         self._buffer: dict[str, th.Tensor] = {}
         self.buffer_count = 0
@@ -364,7 +379,7 @@ class VariBAD(MetaLearner):
         cls, family: Any, config: Mapping[str, Any], seed: int, variant: str | None = None, **fixed: Any
     ) -> VariBAD:
         """The learner of the suite method ``variant``."""
-        return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None)
+        return cls(family, variant=variant, config=dict(config), seed=seed, tensorboard_log=None, device="auto")
 
     def _max_envs(self) -> int:
         return self.config.max_envs
@@ -381,7 +396,7 @@ class VariBAD(MetaLearner):
 
     @th.no_grad()
     def begin_meta_episode(self, tasks: Sequence[Any]) -> RecurrentState:
-        h = th.zeros(len(tasks), self.encoder.hidden)
+        h = th.zeros(len(tasks), self.encoder.hidden, device=self.device)
         return RecurrentState(h, self.encoder.representation(h))
 
     def _action_input(self, actions: th.Tensor) -> th.Tensor:
@@ -396,20 +411,26 @@ class VariBAD(MetaLearner):
         if width != 1:
             raise ValueError(f"{type(self).__name__} keeps one belief per task row: run phases of one episode, got {width}")
         rep = state.representation[rows]
-        out = self.policy(obs.reshape(k, -1), rep)
+        out = self.policy(obs.reshape(k, -1).to(self.device), rep)
         action = self.policy.sample(out.params, deterministic, generator)
         logp, _ = self.policy.log_prob_entropy(out.params, action)
         extras = {"value": out.value.view(k, 1), "log_prob": logp.view(k, 1), "representation": rep.view(k, 1, -1)}
-        return (action.view(k, 1) if self.discrete else action.view(k, 1, -1)), extras
+        # the rollout (environments, storage) is on the host; the update moves its data to the device once
+        extras = {key: value.cpu() for key, value in extras.items()}
+        return (action.view(k, 1) if self.discrete else action.view(k, 1, -1)).cpu(), extras
 
     def observe(self, state: Any, transition: Any, rows: slice, phase: int) -> Any:
         """Feed ``(a, r, s', done)`` of the alive rows into the GRU and recompute their representation."""
         with th.no_grad():
-            done = transition.terminated | transition.truncated
+            dev = self.device
+            done = (transition.terminated | transition.truncated)[:, 0].to(dev)
             inputs = self.encoder.embed(
-                self._action_input(transition.action[:, 0]), transition.reward[:, 0], transition.next_obs[:, 0], done[:, 0]
+                self._action_input(transition.action[:, 0].to(dev)),
+                transition.reward[:, 0].to(dev),
+                transition.next_obs[:, 0].to(dev),
+                done,
             )
-            h = self.encoder.step(state.h[rows], inputs, transition.alive[:, 0])
+            h = self.encoder.step(state.h[rows], inputs, transition.alive[:, 0].to(dev))
             state.h[rows] = h
             state.representation[rows] = self.encoder.representation(h)
         return state
@@ -447,7 +468,11 @@ class VariBAD(MetaLearner):
         return self.encoder.representation(states)
 
     # ---------------------------------------------------------------------------------------- updates
-    def _ppo_update(self, traj: Trajectories, extras: Mapping[str, th.Tensor]) -> dict[str, float]:
+    def _ppo_update(self, traj: Trajectories, extras: Mapping[str, th.Tensor]) -> dict[str, th.Tensor]:
+        """PPO epochs over the meta-episodes ``traj`` (on the learner's device); no host round-trip.
+
+        :return: the mean losses, entropy, clip fraction and explained variance as 0-dim tensors (read them after)
+        """
         s = self.settings
         assert s.gamma is not None and s.gae_lambda is not None and s.entropy_coef is not None
         mask = traj.mask
@@ -458,7 +483,7 @@ class VariBAD(MetaLearner):
         flat_adv = adv[real]
         adv = (adv - flat_adv.mean()) / (flat_adv.std() + 1e-8)
         n = mask.shape[0]
-        stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "clip_fraction": []}
+        stats: dict[str, list[th.Tensor]] = {"policy_loss": [], "value_loss": [], "entropy": [], "clip_fraction": []}
         params = [p for group in self.policy_optimizer.param_groups for p in group["params"]]
         for _ in range(s.n_epochs):
             perm = th.randperm(n, generator=self.torch_rng)
@@ -479,30 +504,31 @@ class VariBAD(MetaLearner):
                 nn.utils.clip_grad_norm_(params, s.max_grad_norm)
                 self.policy_optimizer.step()
                 for key, value in zip(stats, (policy_loss, value_loss, entropy.mean(), clip_fraction)):
-                    value_f = float(value.detach())
-                    stats[key].append(value_f)
+                    stats[key].append(value.detach())
         # the hypernetwork's input statistics move once per rollout, never inside an update
         self.policy.update_meta_stats(extras["representation"][real])
-        out_stats = {f"train/{k}": float(np.mean(v)) for k, v in stats.items()}
-        out_stats["train/explained_variance"] = float(explained_variance(old_value[real].numpy(), returns[real].numpy()))
+        out_stats = {f"train/{k}": th.stack(v).double().mean() for k, v in stats.items()}
+        out_stats["train/explained_variance"] = _explained_variance(old_value[real], returns[real])
         return out_stats
 
     def _buffer_add(self, traj: Trajectories) -> None:
         size = self.settings.vae_buffer_size
         if not self._buffer:
-            self._buffer = {name: th.zeros(size, *t.shape[1:], dtype=t.dtype) for name, t in traj._asdict().items()}
+            self._buffer = {
+                name: th.zeros(size, *t.shape[1:], dtype=t.dtype, device=self.device) for name, t in traj._asdict().items()
+            }
         for row in range(traj.mask.shape[0]):
             for name, t in traj._asdict().items():
                 self._buffer[name][self.buffer_pos] = t[row]
             self.buffer_pos = (self.buffer_pos + 1) % size
             self.buffer_count = min(self.buffer_count + 1, size)
 
-    def vae_loss(self, traj: Trajectories) -> tuple[th.Tensor, dict[str, float]]:
+    def vae_loss(self, traj: Trajectories) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """The negative ELBO of whole meta-episodes: reward reconstruction of every (sampled) step from a sample
         of every (sampled) posterior, plus ``kl_weight`` × KL of each posterior to the previous one.
 
         :param traj: ``B`` meta-episodes
-        :return: the loss and its parts
+        :return: the loss and its parts (0-dim tensors, detached)
         """
         assert self.decoder is not None
         s = self.settings
@@ -514,15 +540,16 @@ class VariBAD(MetaLearner):
         prev_logvar = th.cat([th.zeros_like(logvar[:, :1]), logvar[:, :-1]], dim=1)
         kl = diag_gaussian_kl(mean, 0.5 * logvar, prev_mean, 0.5 * prev_logvar)  # (B, L+1)
         batch, length = traj.mask.shape
-        valid = th.cat([th.ones(batch, 1), traj.mask], dim=1)  # posterior t exists if step t-1 was real
-        elbo_idx = th.arange(length + 1)
+        dev = traj.mask.device
+        valid = th.cat([th.ones(batch, 1, device=dev), traj.mask], dim=1)  # posterior t exists if step t-1 was real
+        elbo_idx = th.arange(length + 1, device=dev)
         if s.vae_subsample_elbos and s.vae_subsample_elbos < length + 1:
-            elbo_idx = th.randperm(length + 1, generator=self.torch_rng)[: s.vae_subsample_elbos]
-        dec_idx = th.arange(length)
+            elbo_idx = th.randperm(length + 1, generator=self.torch_rng)[: s.vae_subsample_elbos].to(dev)
+        dec_idx = th.arange(length, device=dev)
         if s.vae_subsample_decodes and s.vae_subsample_decodes < length:
-            dec_idx = th.randperm(length, generator=self.torch_rng)[: s.vae_subsample_decodes]
+            dec_idx = th.randperm(length, generator=self.torch_rng)[: s.vae_subsample_decodes].to(dev)
         m_e, lv_e = mean[:, elbo_idx], logvar[:, elbo_idx]
-        z = m_e + th.exp(0.5 * lv_e) * th.randn(m_e.shape, generator=self.torch_rng)  # (B, K, latent)
+        z = m_e + th.exp(0.5 * lv_e) * th.randn(m_e.shape, generator=self.torch_rng).to(dev)  # (B, K, latent)
         act = self._action_input(traj.actions)[:, dec_idx]
         pred = self.decoder(z.unsqueeze(2), traj.obs[:, None, dec_idx], act[:, None], traj.next_obs[:, None, dec_idx])
         dmask = traj.mask[:, None, dec_idx]
@@ -531,14 +558,19 @@ class VariBAD(MetaLearner):
         rec_loss = (rec * emask).sum() / emask.sum()
         kl_loss = (kl[:, elbo_idx] * emask).sum() / emask.sum()
         loss = rec_loss + s.kl_weight * kl_loss
-        return loss, {"vae/reconstruction": float(rec_loss.detach()), "vae/kl": float(kl_loss.detach())}
+        return loss, {"vae/reconstruction": rec_loss.detach(), "vae/kl": kl_loss.detach()}
 
-    def _vae_update(self) -> dict[str, float]:
+    def _vae_update(self) -> dict[str, th.Tensor]:
+        """``vae_updates`` steps on batches of the VAE buffer; no host round-trip.
+
+        :return: the last step's loss parts as 0-dim tensors (read them after)
+        """
         s = self.settings
         assert self.vae_optimizer is not None and s.vae_updates is not None and s.vae_batch_trajectories is not None
-        stats: dict[str, float] = {}
+        stats: dict[str, th.Tensor] = {}
         for _ in range(s.vae_updates):
             idx = th.randint(self.buffer_count, (min(s.vae_batch_trajectories, self.buffer_count),), generator=self.torch_rng)
+            idx = idx.to(self.device)
             traj = Trajectories(*(self._buffer[name][idx] for name in Trajectories._fields))
             loss, stats = self.vae_loss(traj)
             self.vae_optimizer.zero_grad(set_to_none=True)
@@ -555,11 +587,14 @@ class VariBAD(MetaLearner):
         tasks = [train[int(i)] for i in picks]
         rollout = self.rollout.run(self, tasks, self.meta_episode(s.episodes_per_meta_episode), self.rng, self.torch_rng)
         traj, extras = self._join(rollout.batches)
+        traj = Trajectories(*(t.to(self.device) for t in traj))
+        extras = {key: value.to(self.device) for key, value in extras.items()}
         t_sample = time.time() - start
-        stats = self._ppo_update(traj, extras)
+        tensor_stats = self._ppo_update(traj, extras)
         if self.uses_vae:
             self._buffer_add(traj)
-            stats.update(self._vae_update())
+            tensor_stats.update(self._vae_update())
+        stats = {key: float(value) for key, value in tensor_stats.items()}  # the one read, after the updates
         episode_returns = rollout.returns  # (N, E)
         stats.update(
             {
@@ -607,8 +642,8 @@ class VariBAD(MetaLearner):
             raise ValueError(f"observation must have shape ({dim},) or (batch, {dim}), got {obs.shape}")
         state = state if state is not None else self.begin_meta_episode([None])
         rep = state.representation[:1].expand(obs.shape[0], -1)
-        out = self.policy(th.as_tensor(obs), rep)
-        action = self.policy.sample(out.params, deterministic).numpy()
+        out = self.policy(th.as_tensor(obs, device=self.device), rep)
+        action = self.policy.sample(out.params, deterministic).cpu().numpy()
         return (action[0] if single else action), state
 
     # ------------------------------------------------------------------------------------ persistence
@@ -623,6 +658,17 @@ class VariBAD(MetaLearner):
         if self.vae_optimizer is not None:
             opts["vae"] = self.vae_optimizer
         return opts
+
+    def _to_device(self, device: th.device) -> None:
+        self.device = device
+        for module in self._modules().values():
+            module.to(device)
+        for opt in self._optimizers().values():
+            for state in opt.state.values():
+                for key, value in state.items():
+                    if isinstance(value, th.Tensor):
+                        state[key] = value.to(device)
+        self._buffer = {name: t.to(device) for name, t in self._buffer.items()}
 
     def _get_config(self) -> dict[str, Any]:
         return {"learner": self.config.to_dict(), "seed": self.seed, "spaces": self.spaces}
@@ -648,7 +694,7 @@ class VariBAD(MetaLearner):
     def _get_large_state(self) -> dict[str, th.Tensor]:
         if not self._buffer:
             return {}
-        out = {f"vae_buffer.{k}": v[: self.buffer_count].clone() for k, v in self._buffer.items()}
+        out = {f"vae_buffer.{k}": v[: self.buffer_count].cpu().clone() for k, v in self._buffer.items()}
         out["vae_buffer.count"] = th.tensor(self.buffer_count)
         out["vae_buffer.pos"] = th.tensor(self.buffer_pos)
         return out
@@ -666,7 +712,7 @@ class VariBAD(MetaLearner):
         self._buffer = {}
         for name in Trajectories._fields:
             saved = tensors[f"vae_buffer.{name}"]
-            full = th.zeros(size, *saved.shape[1:], dtype=saved.dtype)
+            full = th.zeros(size, *saved.shape[1:], dtype=saved.dtype, device=self.device)
             full[:count] = saved
             self._buffer[name] = full
         self.buffer_count, self.buffer_pos = count, int(tensors["vae_buffer.pos"])
