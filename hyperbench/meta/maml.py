@@ -294,10 +294,12 @@ class MAML(MetaLearner):
     def suite_defaults(cls, variant: str = "maml", **fixed: Any) -> dict[str, Any]:
         """Every :class:`MAMLConfig` field but ``variant`` (fixed by the method name), as plain values.
 
-        ``device`` is not among them: it would enter every run's configuration hash; the runner builds meta
-        learners with ``device="auto"`` (CUDA when the worker sees a GPU)."""
+        ``device`` and ``line_search`` are not among them: they choose where and how the same update is
+        computed (both line searches take the same step), so they stay out of every run's configuration hash;
+        the runner builds meta learners with ``device="auto"`` and ``line_search="auto"``."""
         values = MAMLConfig(variant=variant).to_dict()
         values.pop("variant")
+        values.pop("line_search")
         return values
 
     @classmethod

@@ -94,3 +94,15 @@ def test_a_missing_required_metric_is_still_refused(tmp_path: Path):
     path.write_text(json.dumps(doc))
     validation = validate(read_submission_file(path), Leaderboard(board, [REPO / "suites"]), stored=True)
     assert any("summary.methods.maml.iqm: missing" in p for p in validation.problems), validation.problems
+
+
+def test_every_committed_entry_still_validates_and_builds(tmp_path: Path):
+    """A change to a method's defaults, a record field or a metric that stales a committed entry fails here."""
+    board = tmp_path / "leaderboard"
+    shutil.copytree(REPO / "leaderboard" / "submissions", board / "submissions")
+    shutil.copytree(REPO / "leaderboard" / "verifications", board / "verifications")
+    args = ["--leaderboard", str(board), "--suites", str(REPO / "suites")]
+    assert main(["leaderboard", "build", *args, "--reps", "20", "--no-plots"]) == 0
+    suites = {p.name for p in (REPO / "leaderboard" / "submissions").iterdir() if p.is_dir()}
+    md = (board / "README.md").read_text()
+    assert suites and all(f"`{s}`" in md or s in md for s in suites)
