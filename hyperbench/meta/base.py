@@ -73,6 +73,7 @@ __all__ = [
     "check_config_keys",
     "load_learner",
     "make_family_from_spec",
+    "observation_batch",
     "read_checkpoint",
     "resolve_variant_config",
 ]
@@ -297,6 +298,25 @@ class _TimestepProgressBar(ProgressBarCallback):
         self.pbar.update(self.model.num_timesteps - self._last)
         self._last = self.model.num_timesteps
         return True
+
+
+def observation_batch(observation: np.ndarray | Mapping[str, np.ndarray], obs_dim: int) -> tuple[np.ndarray, bool]:
+    """A learner's ``predict`` input as a ``(B, obs_dim)`` float32 array, and whether it was a single observation.
+
+    :param observation: ``(obs_dim,)``, ``(B, obs_dim)``, or a Dict observation with an ``"observation"`` key
+    :param obs_dim: the learner's state size
+    :raises ValueError: a Dict without that key, or an array of the wrong shape (the message gives the shape)
+    """
+    if isinstance(observation, Mapping):
+        if "observation" not in observation:
+            raise ValueError(f"a Dict observation needs an 'observation' key, got keys {sorted(observation)}")
+        observation = observation["observation"]
+    obs = np.asarray(observation, dtype=np.float32)
+    single = obs.ndim == 1
+    obs = obs.reshape(1, -1) if single else obs
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        raise ValueError(f"observation must have shape ({obs_dim},) or (batch, {obs_dim}), got {obs.shape}")
+    return obs, single
 
 
 class MetaLearner(ABC):

@@ -13,23 +13,14 @@ much faster than a Python loop of GRU cells.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import torch as th
 from torch import nn
 
-__all__ = ["RecurrentEncoder", "RewardDecoder", "mlp"]
+from hyperbench.meta.policies import mlp
 
-
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """``Linear → act → … → Linear`` (no activation after the last layer)."""
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
+__all__ = ["RecurrentEncoder", "RewardDecoder"]
 
 
 class RecurrentEncoder(nn.Module):

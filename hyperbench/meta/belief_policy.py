@@ -36,8 +36,7 @@ from typing import NamedTuple
 import torch as th
 from torch import nn
 
-from hyperbench.meta.belief_encoder import mlp
-from hyperbench.meta.policies import diag_gaussian_log_prob
+from hyperbench.meta.policies import diag_gaussian_log_prob, mlp
 from hyperbench.nn import INIT_SCHEMES, HyperNetwork
 
 __all__ = ["HYPER_INITS", "POLICY_KINDS", "BeliefActorCritic", "FiLMNetwork", "PolicyOutput", "factored_forward"]

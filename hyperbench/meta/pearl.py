@@ -44,7 +44,7 @@ import torch as th
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from hyperbench.meta.base import MetaLearner, check_config_keys, resolve_variant_config
+from hyperbench.meta.base import MetaLearner, check_config_keys, observation_batch, resolve_variant_config
 from hyperbench.meta.pearl_buffers import MultiTaskReplayBuffer
 from hyperbench.meta.pearl_nets import ContextEncoder, TanhGaussianPolicy, gaussian_kl_to_unit, make_critics
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase
@@ -551,16 +551,7 @@ class PEARL(MetaLearner):
         """
         if state is not None and not isinstance(state, PEARLState):
             raise TypeError(f"state must be a PEARLState (from adapt()) or None, got {type(state).__name__}")
-        if isinstance(observation, Mapping):
-            if "observation" not in observation:
-                raise ValueError(f"a Dict observation needs an 'observation' key, got keys {sorted(observation)}")
-            observation = observation["observation"]
-        obs = np.asarray(observation, dtype=np.float32)
-        single = obs.ndim == 1
-        obs = obs.reshape(1, -1) if single else obs
-        dim = int(self.spaces["obs_dim"])
-        if obs.ndim != 2 or obs.shape[1] != dim:
-            raise ValueError(f"observation must have shape ({dim},) or (batch, {dim}), got {obs.shape}")
+        obs, single = observation_batch(observation, int(self.spaces["obs_dim"]))
         latent = self.config.latent_dim
         if state is not None and state.z is not None:
             z = state.z.reshape(-1, latent)[:1]

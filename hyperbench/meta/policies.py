@@ -25,7 +25,7 @@ from torch import nn
 
 from hyperbench.nn import HyperNetwork
 
-__all__ = ["GaussianPolicy", "HyperGaussianPolicy", "MLPGaussianPolicy", "diag_gaussian_kl", "diag_gaussian_log_prob"]
+__all__ = ["GaussianPolicy", "HyperGaussianPolicy", "MLPGaussianPolicy", "diag_gaussian_kl", "diag_gaussian_log_prob", "mlp"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -86,7 +86,8 @@ class GaussianPolicy(nn.Module):
         raise NotImplementedError
 
 
-def _mlp(sizes: Sequence[int], activation: type[nn.Module]) -> nn.Sequential:
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """``Linear → act → … → Linear`` over the widths ``sizes`` (no activation after the last layer)."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(fan_in, fan_out))
@@ -116,7 +117,7 @@ class MLPGaussianPolicy(GaussianPolicy):
         activation: type[nn.Module] = nn.ReLU,
     ) -> None:
         super().__init__(obs_dim, act_dim, context_dim, init_std)
-        self.mean_net = _mlp([self.obs_dim + self.context_dim, *hidden, self.act_dim], activation)
+        self.mean_net = mlp([self.obs_dim + self.context_dim, *hidden, self.act_dim], activation)
 
     def forward(self, obs: th.Tensor, context: th.Tensor | None = None) -> th.Tensor:
         self._check(obs, context)

@@ -54,7 +54,7 @@ import torch as th
 from torch import nn
 
 from hyperbench.meta.advantages import sequence_gae
-from hyperbench.meta.base import MetaLearner, check_config_keys, resolve_variant_config
+from hyperbench.meta.base import MetaLearner, check_config_keys, observation_batch, resolve_variant_config
 from hyperbench.meta.belief_encoder import RecurrentEncoder, RewardDecoder
 from hyperbench.meta.belief_policy import HYPER_INITS, BeliefActorCritic
 from hyperbench.meta.pearl import _load_optimizer, _optimizer_tensors
@@ -630,16 +630,7 @@ class VariBAD(MetaLearner):
         """
         if state is not None and not isinstance(state, RecurrentState):
             raise TypeError(f"state must be a RecurrentState (from begin_meta_episode) or None, got {type(state).__name__}")
-        if isinstance(observation, Mapping):
-            if "observation" not in observation:
-                raise ValueError(f"a Dict observation needs an 'observation' key, got keys {sorted(observation)}")
-            observation = observation["observation"]
-        obs = np.asarray(observation, dtype=np.float32)
-        single = obs.ndim == 1
-        obs = obs.reshape(1, -1) if single else obs
-        dim = int(self.spaces["obs_dim"])
-        if obs.ndim != 2 or obs.shape[1] != dim:
-            raise ValueError(f"observation must have shape ({dim},) or (batch, {dim}), got {obs.shape}")
+        obs, single = observation_batch(observation, int(self.spaces["obs_dim"]))
         state = state if state is not None else self.begin_meta_episode([None])
         rep = state.representation[:1].expand(obs.shape[0], -1)
         out = self.policy(th.as_tensor(obs, device=self.device), rep)
