@@ -51,7 +51,7 @@ import json
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -61,6 +61,7 @@ import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger, get_device
+from torch import nn
 
 from hyperbench.digest import DIGEST_KEY, state_digest
 from hyperbench.meta.rollout import EpisodeBatch, Headline, Phase, RolloutLoop, Transition
@@ -766,6 +767,17 @@ class MetaLearner(ABC):
     def _to_device(self, device: th.device) -> None:
         """Move every network, optimizer state and replay buffer to ``device`` (learners with tensors override)."""
         self.device = device
+
+    @staticmethod
+    def _move_to(device: th.device, modules: Iterable[nn.Module], optimizers: Iterable[th.optim.Optimizer]) -> None:
+        """Move ``modules`` and the tensors in the states of ``optimizers`` to ``device`` (for :meth:`_to_device`)."""
+        for module in modules:
+            module.to(device)
+        for opt in optimizers:
+            for state in opt.state.values():
+                for key, value in state.items():
+                    if isinstance(value, th.Tensor):
+                        state[key] = value.to(device)
 
     @classmethod
     def load(

@@ -652,13 +652,7 @@ class VariBAD(MetaLearner):
 
     def _to_device(self, device: th.device) -> None:
         self.device = device
-        for module in self._modules().values():
-            module.to(device)
-        for opt in self._optimizers().values():
-            for state in opt.state.values():
-                for key, value in state.items():
-                    if isinstance(value, th.Tensor):
-                        state[key] = value.to(device)
+        self._move_to(device, self._modules().values(), self._optimizers().values())
         self._buffer = {name: t.to(device) for name, t in self._buffer.items()}
 
     def _get_config(self) -> dict[str, Any]:
