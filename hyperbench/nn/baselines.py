@@ -27,7 +27,7 @@ import torch as th
 from torch import nn
 
 from hyperbench.nn.hypernet import PRIMARY_PRESETS, HyperNetwork, PrimaryNetwork
-from hyperbench.nn.layers import EnsembleLinear, EnsembleResBlock
+from hyperbench.nn.layers import EnsembleLinear, EnsembleResBlock, n_evaluated
 
 
 def _members(x: th.Tensor, n_members: int) -> th.Tensor:
@@ -58,11 +58,7 @@ class QEnsemble(nn.Module):
         raise NotImplementedError
 
     def _n_evaluated(self, members: int | None) -> int:
-        if members is None:
-            return self.n_members
-        if not 1 <= int(members) <= self.n_members:
-            raise ValueError(f"members must be between 1 and n_members={self.n_members}, got {members!r}")
-        return int(members)
+        return n_evaluated(members, self.n_members)
 
     def action_value(self, state: th.Tensor, action: th.Tensor, members: int | None = None) -> th.Tensor:
         """``Q(s, a)`` for an actor update, where only ``∇_a Q`` is needed.

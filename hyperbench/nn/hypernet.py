@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch as th
 from torch import nn
 
-from hyperbench.nn.layers import EnsembleLinear, EnsembleResBlock
+from hyperbench.nn.layers import EnsembleLinear, EnsembleResBlock, n_evaluated
 from hyperbench.nn.normalize import RunningNormalizer
 
 
@@ -238,11 +238,7 @@ class HyperNetwork(nn.Module):
     # ------------------------------------------------------------------ input checks
     def _n_evaluated(self, members: int | None) -> int:
         """How many (leading) members an evaluation runs: ``members``, or all of them for ``None``."""
-        if members is None:
-            return self.n_members
-        if not 1 <= int(members) <= self.n_members:
-            raise ValueError(f"members must be between 1 and n_members={self.n_members}, got {members!r}")
-        return int(members)
+        return n_evaluated(members, self.n_members)
 
     def _as_members(self, x: th.Tensor, dim: int, what: str, members: int | None = None) -> th.Tensor:
         """Check ``x`` is ``(B, dim)`` or ``(e, B, dim)`` and return it as ``(e, B, dim)``, where ``e`` is

@@ -77,3 +77,15 @@ class EnsembleResBlock(nn.Module):
 def ensemble_linears(module: nn.Module) -> list[EnsembleLinear]:
     """All :class:`EnsembleLinear` sub-modules of ``module``, in registration order."""
     return [m for m in module.modules() if isinstance(m, EnsembleLinear)]
+
+
+def n_evaluated(members: int | None, n_members: int) -> int:
+    """How many leading members of an ensemble of ``n_members`` an evaluation runs (``None``: all).
+
+    :raises ValueError: ``members`` outside ``[1, n_members]``
+    """
+    if members is None:
+        return n_members
+    if not 1 <= int(members) <= n_members:
+        raise ValueError(f"members must be between 1 and n_members={n_members}, got {members!r}")
+    return int(members)
