@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import textwrap
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -27,6 +28,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
+
+
+class _KeepNamesWhole(argparse.HelpFormatter):
+    """Help text wrapped between words only, so suite names such as ``mini-hyperinit`` stay copyable."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +47,7 @@ def register(subparsers: Any) -> None:
         help="run a benchmark suite (methods × tasks × seeds), resumably, then write its report",
         description="Run every missing run of a suite, locally or on Ray, then write the report. "
         "Re-running continues where it stopped.",
+        formatter_class=_KeepNamesWhole,
     )
     from hyperbench.bench.suite import available_suites
 
