@@ -102,11 +102,9 @@ _STEPS = Rule(
     MappingProxyType({"fraction": 1.0}),
 )
 
-_PEARL_TEST = (
-    "the pearl and hyper-pearl methods exist; suites/mini-pearl.yaml is their study, not yet sized to a CPU "
-    "session nor run, so no rule is fixed yet"
-)
-_HYPERINIT_TEST = "suites/mini-hyperinit.yaml (confirmatory, GridNavi and Point-Robot, 5 seeds; not yet run)"
+_PEARL_TEST = "suites/mini-pearl.yaml (confirmatory, Point-Robot, 5 seeds)"
+_PEARL_EVIDENCE = (Evidence("results/mini-pearl", ("hyper-pearl", "pearl"), "mini-pearl", True),)
+_HYPERINIT_TEST = "suites/mini-hyperinit.yaml (confirmatory, GridNavi, 5 seeds)"
 _SA_HYPER_TEST = (
     "suites/confirm-sa-hyper-sac.yaml, suites/confirm-sa-hyper-td3.yaml (confirmatory); mini-rl, mini-rl-lr (exploratory)"
 )
@@ -281,7 +279,8 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 statement="Hyper-PEARL beats PEARL on final return",
                 paper_figure="+15% final return",
                 test=_PEARL_TEST,
-                rule=Rule("none", "To be fixed before the run: as for SA-Hyper's final-return rule, Hyper-PEARL vs PEARL."),
+                rule=_BETTER,
+                evidence=_PEARL_EVIDENCE,
             ),
             Claim(
                 id="hyper-pearl-steps",
@@ -290,7 +289,8 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 statement="Hyper-PEARL reaches PEARL's final score in fewer steps",
                 paper_figure="70% fewer steps",
                 test=_PEARL_TEST,
-                rule=Rule("none", "To be fixed before the run: as for SA-Hyper's steps rule, Hyper-PEARL vs PEARL."),
+                rule=_STEPS,
+                evidence=_PEARL_EVIDENCE,
             ),
             Claim(
                 id="hyper-pearl-ood",
@@ -298,7 +298,7 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 where="Fig. 7, §5.3",
                 statement="Hyper-PEARL generalises better out of distribution (HalfCheetah-Vel-Medium)",
                 paper_figure="higher return on the OOD test velocities U[2.5, 3]",
-                test=_PEARL_TEST,
+                test="a GPU run: mini-pearl is Point-Robot only (HalfCheetah-Vel-Medium at the paper's budget does not fit a CPU)",
                 rule=Rule("none", "To be fixed before the run: final-return rule on the family's ood_test_tasks."),
             ),
             Claim(
