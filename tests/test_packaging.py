@@ -34,9 +34,7 @@ print("TORCH" if "torch" in sys.modules else "NO TORCH")
 
 def test_help_and_argument_errors_do_not_import_torch() -> None:
     env = {**os.environ, "COLUMNS": "60"}  # a narrow terminal: suite names must not be split across lines
-    result = subprocess.run(
-        [sys.executable, "-c", NO_TORCH], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", NO_TORCH], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().endswith("NO TORCH"), result.stdout[-500:] + result.stderr[-2000:]
     assert "unrecognized arguments: --wrkers" in result.stderr  # the argument error is reported
     for name in SHIPPED:  # `run --help` lists every shipped suite

@@ -298,7 +298,10 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 where="Fig. 7, §5.3",
                 statement="Hyper-PEARL generalises better out of distribution (HalfCheetah-Vel-Medium)",
                 paper_figure="higher return on the OOD test velocities U[2.5, 3]",
-                test="a GPU run: mini-pearl is Point-Robot only (HalfCheetah-Vel-Medium at the paper's budget does not fit a CPU)",
+                test=(
+                    "a GPU run: mini-pearl is Point-Robot only "
+                    "(HalfCheetah-Vel-Medium at the paper's budget does not fit a CPU)"
+                ),
                 rule=Rule("none", "To be fixed before the run: final-return rule on the family's ood_test_tasks."),
             ),
             Claim(
