@@ -6,7 +6,7 @@ the spec and the weights are loaded strictly (:func:`hyperbench.bench.rebuild.re
 unpickled. The task comes from the spec. ``actor.safetensors`` (a leaderboard submission's actor-only
 checkpoint) holds no critic and is refused.
 
-SB3 ``.zip`` archives are refused: SB3's loader unpickles parts of them (cloudpickle), and hyperbench never
+SB3 ``.zip`` archives are refused: SB3's loader unpickles parts of them, and hyperbench never
 unpickles a file. A model of your own is measured in Python instead: load it yourself, then call
 :func:`hyperbench.diagnostics.grad_cs` on it.
 """
