@@ -44,6 +44,11 @@ class MethodKind(ABC):
 
     #: the kind's name, as methods and run records name it
     name: ClassVar[str] = ""
+    #: whether a learner of this kind advances its step count in whole iterations (many environment steps at
+    #: a time), so that it is evaluated at the first iteration boundary at or after each protocol step
+    #: rather than exactly at it; ``leaderboard`` validation accepts such steps (see
+    #: :func:`hyperbench.leaderboard.validate.eval_steps_problem`)
+    steps_in_iterations: ClassVar[bool] = False
 
     def prepare(self, method: MethodSpec, ctx: BuildContext) -> None:
         """Complete the build context before :meth:`build` or :meth:`load_checkpoint` (default: nothing).
@@ -165,6 +170,7 @@ class MetaKind(MethodKind):
     """Meta learners (:class:`hyperbench.meta.MetaLearner`): they own their environments and evaluation protocol."""
 
     name = "meta"
+    steps_in_iterations = True
 
     def check_learner(self, method: MethodSpec, learner: Any) -> None:
         from hyperbench.meta.base import MetaLearner

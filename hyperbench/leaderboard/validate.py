@@ -9,7 +9,9 @@
    the entry is then listed under its own version; the same version with another content is refused);
 4. **records**: each follows the RunRecord schema, belongs to the submitted suite, is part of its grid,
    ran with the suite's budget, evaluation protocol and configuration (``config_hash``), and is internally
-   consistent (evaluation steps, final evaluation = last curve point = mean/std of its episode returns);
+   consistent (evaluation steps: exactly the protocol's, or for a kind that steps in whole iterations the
+   first boundary at or after each protocol step, see :func:`eval_steps_problem`; final evaluation = last
+   curve point = mean/std of its episode returns);
    no run appears twice and no run of the grid is missing;
 5. **summary**: the submitter's claimed numbers equal what ``hyperbench report``'s code recomputes from the
    records (a tampered number is refused), one per registered metric; a metric registered after the entry
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import itertools
 import json
 import math
 import shutil
@@ -256,6 +259,60 @@ def _n_returns_ok(record: RunRecord, spec: RunSpec, is_family: bool) -> bool:
     return n in (len(per_task), len(per_task) * spec.eval.episodes)
 
 
+def _steps_in_iterations(method: str) -> bool:
+    from hyperbench.bench.registry import UnknownMethodError, get_method
+
+    try:
+        return get_method(method).kind_object.steps_in_iterations
+    except (UnknownMethodError, KeyError):  # an unknown method is reported elsewhere; hold it to the exact steps
+        return False
+
+
+def eval_steps_problem(steps: Sequence[int], expected: Sequence[int], frequency: int, in_iterations: bool) -> str | None:
+    """What is wrong with a run's evaluation steps, or ``None``.
+
+    A learner that steps one environment step at a time (SB3) is evaluated exactly at the protocol's steps.
+    A learner that advances in whole iterations (``MethodKind.steps_in_iterations``: the meta learners) is
+    evaluated at the first iteration boundary at or after a protocol step (the runner's callback), once for
+    all the protocol steps that one iteration crossed. So its steps must increase, each must cover at least
+    one protocol step not covered before, and the last must cover the budget. Each may lie past the largest
+    protocol step it covers by less than one iteration. The iteration is bounded by ``g``, the greatest common
+    divisor of the distances between consecutive evaluations (iterations after the first have one size, so
+    every distance is a multiple of it); the first evaluation, whose iteration may be longer (PEARL's
+    initial data collection), may lie up to ``max(g, frequency)`` past. A run that trained too long fails.
+
+    :param steps: the record's evaluation steps
+    :param expected: the protocol's steps (:func:`hyperbench.bench.runner.eval_points`)
+    :param frequency: the protocol's evaluation period
+    :param in_iterations: whether the method's kind steps in whole iterations
+    """
+    steps, expected = list(steps), list(expected)
+    if steps == expected:
+        return None
+    what = f"evaluated at steps {steps}, the protocol gives {expected}"
+    if not in_iterations or not steps:
+        return what
+    gaps = [b - a for a, b in itertools.pairwise(steps)]
+    g = math.gcd(*gaps) if gaps else frequency
+    previous = 0
+    for i, step in enumerate(steps):
+        covered = [p for p in expected if previous < p <= step]
+        if not covered:
+            return f"{what}: evaluation {i + 1} at step {step} covers no protocol step after {previous}"
+        limit = max(g, frequency) if i == 0 else g
+        if step - covered[-1] >= limit:
+            return (
+                f"{what}: evaluation {i + 1} at step {step} lies {step - covered[-1]} steps past protocol step "
+                f"{covered[-1]}, not less than one iteration (at most {limit} steps, from the distances between "
+                "evaluations): a learner that steps in whole iterations evaluates at the first boundary at or "
+                "after the protocol's step"
+            )
+        previous = step
+    if steps[-1] < expected[-1]:
+        return f"{what}: the last evaluation, at step {steps[-1]}, is before the budget {expected[-1]}"
+    return None
+
+
 def _check_record(record: RunRecord, spec: RunSpec, suite: Suite, families: Mapping[str, bool], problems: list[str]) -> None:
     from hyperbench.bench.runner import eval_points
 
@@ -301,9 +358,12 @@ def _check_record(record: RunRecord, spec: RunSpec, suite: Suite, families: Mapp
         problems.append(f"{label}: status ok after {record.steps_done} of {record.budget} steps")
     if final.step != record.steps_done:
         problems.append(f"{label}: final evaluation at step {final.step}, but the run took {record.steps_done} steps")
-    expected_steps = tuple(eval_points(spec.budget, spec.eval.frequency))
-    if record.curve.steps != expected_steps and record.budget == spec.budget:
-        problems.append(f"{label}: evaluated at steps {list(record.curve.steps)}, the protocol gives {list(expected_steps)}")
+    if record.budget == spec.budget:
+        expected_steps = eval_points(spec.budget, spec.eval.frequency)
+        in_iterations = _steps_in_iterations(spec.method_id)
+        problem = eval_steps_problem(list(record.curve.steps), expected_steps, spec.eval.frequency, in_iterations)
+        if problem:
+            problems.append(f"{label}: {problem}")
     if not record.curve.return_mean or not _close(record.curve.return_mean[-1], final.return_mean):
         problems.append(f"{label}: final return_mean {final.return_mean} is not the last point of its learning curve")
     if not final.returns:

@@ -267,6 +267,36 @@ def test_protocol_mismatch_and_every_problem_listed(capsys, tiny_run, runs_copy,
     assert err.count("\n  - ") >= 4
 
 
+@pytest.mark.parametrize(
+    ("steps", "in_iterations", "problem"),
+    [
+        ([100, 200, 250], False, None),
+        ([120, 200, 250], False, "the protocol gives [100, 200, 250]"),
+        ([120, 210, 270], True, None),  # iterations of 30 steps (the last boundary past the budget)
+        ([100, 200, 250], True, None),
+        ([160, 220, 250], True, None),  # a first iteration of 160 steps, then 30
+        ([200, 260], True, None),  # a first iteration of 200 steps evaluates once for steps 100 and 200
+        ([130, 260], True, None),  # iterations of 130: the second crossed step 200 and the budget
+        ([90, 200, 250], True, "evaluation 1 at step 90 covers no protocol step after 0"),
+        ([120, 210, 330], True, "evaluation 3 at step 330 lies 80 steps past protocol step 250"),  # trained too long
+        ([120, 210, 270], False, "the protocol gives [100, 200, 250]"),
+        ([130, 240], True, "the last evaluation, at step 240, is before the budget 250"),
+    ],
+)
+def test_evaluation_steps_of_learners_that_step_in_iterations(steps, in_iterations, problem):
+    """SB3 learners are evaluated exactly at the protocol's steps; meta learners at the first iteration boundary at
+    or after each one, less than one evaluation period later and before the next protocol step."""
+    from hyperbench.bench.kinds import get_kind
+    from hyperbench.leaderboard.validate import eval_steps_problem
+
+    assert get_kind("meta").steps_in_iterations and not get_kind("sb3").steps_in_iterations
+    got = eval_steps_problem(steps, [100, 200, 250], 100, in_iterations)
+    if problem is None:
+        assert got is None
+    else:
+        assert got is not None and problem in got
+
+
 def test_dry_run_and_missing_name(capsys, tiny_run, runs_copy, board_copy):
     before = tree_digest(board_copy)
     assert _submit(runs_copy, board_copy, tiny_run.suites, "--dry-run", "--id", "dry") == 2  # same records as the board's

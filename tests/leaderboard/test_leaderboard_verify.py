@@ -107,8 +107,8 @@ version: 1
 baseline: maml
 seeds: 1
 budget: 1600
-eval: {frequency: 800, episodes: 2, max_tasks: 3}
-config: {meta_batch_size: 4, episodes_per_task: 5, hidden: [16, 16]}
+eval: {frequency: 600, episodes: 2, max_tasks: 3}
+config: {meta_batch_size: 2, episodes_per_task: 5, hidden: [16, 16]}
 methods: [maml, hyper-maml]
 tasks: [point-robot]
 """
@@ -116,7 +116,8 @@ tasks: [point-robot]
 
 def test_meta_learner_checkpoints_are_verified(tmp_path: Path, capsys):
     """Meta learners submit their own safetensors checkpoint (learner.safetensors) and are re-evaluated through
-    their adaptation protocol."""
+    their adaptation protocol. Their 400-step iterations put the evaluations at 800 and 1200 for the protocol's
+    600 and 1200: the submission is accepted."""
     from hyperbench.bench.executors import run_suite
     from hyperbench.bench.runner import RunOptions
     from hyperbench.bench.suite import load_suite
@@ -127,6 +128,9 @@ def test_meta_learner_checkpoints_are_verified(tmp_path: Path, capsys):
     options = RunOptions(save_policy=True)
     assert run_suite(load_suite(suites / "lb-meta.yaml"), runs, workers=0, options=options, progress=False).complete
     args = ["--leaderboard", str(tmp_path / "leaderboard"), "--suites", str(suites)]
+    from hyperbench.bench.record import load_records
+
+    assert {r.curve.steps for r in load_records(runs)} == {(800, 1200, 1600)}
     assert main(["submit", str(runs), "--name", "Meta", "--id", "meta", *args]) == 0
     ckpt = tmp_path / "leaderboard" / "submissions" / "lb-meta" / "meta" / "hyper-maml" / "point-robot" / "seed-0"
     assert sorted(p.name for p in ckpt.iterdir()) == ["learner.safetensors", "spec.json"]
