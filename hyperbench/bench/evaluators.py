@@ -76,6 +76,11 @@ class EvalOutcome:
         }
 
 
+def _held_out(task: TaskHandle, max_tasks: int | None, split: str) -> list[Any]:
+    # the one-argument call for "test" keeps task objects that only know test_tasks(max_tasks) working
+    return task.test_tasks(max_tasks) if split == "test" else task.test_tasks(max_tasks, split)
+
+
 class Sb3Evaluator:
     """Evaluate an SB3 model with ``evaluate_policy`` on held-out episodes (and test tasks for families).
 
@@ -84,14 +89,18 @@ class Sb3Evaluator:
     :param episodes: episodes per test task
     :param max_tasks: number of test tasks to use (families)
     :param seed: the run's seed (evaluation episode seeds derive from it)
+    :param split: which held-out tasks: ``"test"`` or ``"ood_test"`` (families that define it)
     """
 
-    def __init__(self, task: TaskHandle, context: bool, episodes: int, max_tasks: int | None, seed: int) -> None:
+    def __init__(
+        self, task: TaskHandle, context: bool, episodes: int, max_tasks: int | None, seed: int, split: str = "test"
+    ) -> None:
         from stable_baselines3.common.monitor import Monitor
         from stable_baselines3.common.vec_env import DummyVecEnv
 
         self.task = task
-        self.tasks = task.test_tasks(max_tasks)
+        self.tasks = _held_out(task, max_tasks, split)
+        self.split = split
         self.is_family = task.is_family
         first = self.tasks[0]
         self.env = DummyVecEnv([lambda: Monitor(task.make_env(context=context, train=False, task=first))])
@@ -130,7 +139,7 @@ class Sb3Evaluator:
             returns.extend(values)
             matrix.append(values)
             if self.is_family:
-                per_task[f"test-{index}"] = float(np.mean(values))
+                per_task[f"{self.split}-{index}"] = float(np.mean(values))
         n = len(returns)
         has_success = len(successes) == n and n > 0
         width = len(matrix[0]) if matrix else 0
@@ -165,10 +174,12 @@ class MetaEvaluator:
     :param max_tasks: evaluate on the first ``max_tasks`` test tasks
     :param seed: evaluation seed (the runner uses 0 at every evaluation of a run: common random numbers,
         mixed with the learner's own seed; ``leaderboard verify`` passes fresh ones)
+    :param split: which held-out tasks: ``"test"`` or ``"ood_test"`` (families that define it)
     """
 
-    def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None, seed: int = 0) -> None:
-        self.tasks = task.test_tasks(max_tasks)
+    def __init__(self, task: TaskHandle, episodes: int, max_tasks: int | None, seed: int = 0, split: str = "test") -> None:
+        self.tasks = _held_out(task, max_tasks, split)
+        self.split = split
         self.episodes = episodes
         self.seed = int(seed)
 
@@ -190,7 +201,7 @@ class MetaEvaluator:
         return EvalOutcome(
             returns=[float(x) for x in head.reshape(-1)],
             successes=None if succ is None else [bool(s) for s in succ.reshape(-1)],
-            per_task={f"test-{i}": float(np.mean(row)) for i, row in enumerate(head)},
+            per_task={f"{self.split}-{i}": float(np.mean(row)) for i, row in enumerate(head)},
             episode_returns=result.episode_returns.tolist(),
             episode_successes=None if result.episode_successes is None else result.episode_successes.tolist(),
             phases=list(result.phases),

@@ -77,7 +77,9 @@ class MethodKind(ABC):
         """Restore a learner from a file its ``save`` wrote (used when the method has no own ``loader``)."""
 
     @abstractmethod
-    def evaluator(self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool) -> Any:
+    def evaluator(
+        self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool, split: str = "test"
+    ) -> Any:
         """The evaluator of a run (a callable ``learner -> EvalOutcome`` with ``close()``).
 
         :param method: the method
@@ -85,6 +87,8 @@ class MethodKind(ABC):
         :param protocol: the suite's evaluation protocol
         :param seed: the run's seed, or (``fresh``) a verification seed
         :param fresh: evaluate on fresh seeds (``leaderboard verify``) instead of the run's own
+        :param split: the held-out tasks to evaluate on: ``"test"``, or ``"ood_test"`` for a family with an
+            out-of-distribution split (:attr:`hyperbench.bench.tasks.TaskHandle.has_ood_split`)
         """
 
     @abstractmethod
@@ -138,8 +142,10 @@ class Sb3Kind(MethodKind):
         load_training_state(learner, path)
         return learner
 
-    def evaluator(self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool) -> Any:
-        return Sb3Evaluator(task, method.observation == "context", protocol.episodes, protocol.max_tasks, seed)
+    def evaluator(
+        self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool, split: str = "test"
+    ) -> Any:
+        return Sb3Evaluator(task, method.observation == "context", protocol.episodes, protocol.max_tasks, seed, split)
 
     # Weights, optimizers, counters, random streams and the replay buffer as safetensors + JSON, never pickle.
     def save_checkpoint(self, learner: Any, directory: Path) -> None:
@@ -186,9 +192,11 @@ class MetaKind(MethodKind):
 
         return load_learner(path, family=ctx.task.family)
 
-    def evaluator(self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool) -> Any:
+    def evaluator(
+        self, method: MethodSpec, task: TaskHandle, protocol: EvalProtocol, seed: int, *, fresh: bool, split: str = "test"
+    ) -> Any:
         # A run evaluates with seed 0 every time (common random numbers; the learner mixes in its own seed).
-        return MetaEvaluator(task, protocol.episodes, protocol.max_tasks, seed if fresh else 0)
+        return MetaEvaluator(task, protocol.episodes, protocol.max_tasks, seed if fresh else 0, split)
 
     def save_checkpoint(self, learner: Any, directory: Path) -> None:
         learner.save(directory / "learner")

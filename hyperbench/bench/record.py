@@ -36,7 +36,10 @@ Schema (``schema_version`` 2), every key always present::
           "phases": [str],               # phase label of each column ("episode"; MAML: "pre-adaptation", …)
           "headline": {"phases": [str], "per": "episode" | "meta-episode", "description": str},
           "scores": {str: float} | null  # the headline and the method's secondary scores (means)
-        }
+        },
+        # optional, only for tasks with an out-of-distribution split (HalfCheetah-Vel-Medium): the same
+        # evaluation on the out-of-distribution test tasks, reported apart from the headline
+        "ood": {"return_mean": float, "return_std": float, "returns": [float], "per_task_return": {str: float}}
       },
       "config": {               # what the run was given
         "hyperparameters": {...},   # the method's resolved settings (registry defaults ← suite overrides)
@@ -86,6 +89,7 @@ __all__ = [
     "EvalSummary",
     "Failure",
     "LearningCurve",
+    "OodSummary",
     "RecordError",
     "RunRecord",
     "SuiteRef",
@@ -160,6 +164,32 @@ class EvalSummary:
     """mean return per held-out task, for task families"""
     episodes: Mapping[str, Any] | None = None
     """every episode of the evaluation and the headline declaration (schema 2; see the module docstring)"""
+    ood: OodSummary | None = None
+    """the same evaluation on the family's out-of-distribution test tasks (families that define them)"""
+
+
+@dataclass(frozen=True)
+class OodSummary:
+    """The final evaluation on a family's out-of-distribution test tasks (the headline samples, as in
+    :attr:`EvalSummary.returns`)."""
+
+    return_mean: float
+    """mean of ``returns``"""
+    return_std: float
+    """standard deviation of ``returns``"""
+    returns: tuple[float, ...]
+    """the headline samples on the out-of-distribution tasks"""
+    per_task_return: Mapping[str, float]
+    """mean return per out-of-distribution task (``ood_test-0``, …)"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (the record's ``final.ood``)."""
+        return {
+            "return_mean": self.return_mean,
+            "return_std": self.return_std,
+            "returns": list(self.returns),
+            "per_task_return": dict(self.per_task_return),
+        }
 
 
 @dataclass(frozen=True)
@@ -299,6 +329,7 @@ class RunRecord:
                         if self.schema_version >= 2
                         else {}
                     ),
+                    **({"ood": self.final.ood.to_dict()} if self.final.ood is not None else {}),
                 },
                 "config": dict(self.config),
                 "config_hash": self.config_hash,
@@ -462,6 +493,26 @@ def _tname(types: type | tuple[type, ...]) -> str:
     return types.__name__
 
 
+def _parse_ood(f: _Reader, source: str) -> OodSummary:
+    """The optional ``final.ood`` block."""
+    o = f.sub("ood")
+    assert o is not None
+    returns = o.numbers("returns")
+    assert returns is not None
+    if not returns or not all(math.isfinite(x) for x in returns):
+        raise RecordError(f"{source}: 'final.ood.returns' must be a non-empty list of finite numbers")
+    per_task = o.get("per_task_return", Mapping)
+    for k, v in per_task.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise RecordError(f"{source}: 'final.ood.per_task_return.{k}' must be a finite number")
+    return OodSummary(
+        return_mean=float(o.number("return_mean") or 0.0),
+        return_std=float(o.number("return_std") or 0.0),
+        returns=returns,
+        per_task_return={str(k): float(v) for k, v in per_task.items()},
+    )
+
+
 def _parse_episodes(f: _Reader, source: str) -> dict[str, Any] | None:
     """The ``final.episodes`` block of a schema-2 record (``None`` allowed)."""
     e = f.sub("episodes", optional=True)
@@ -533,6 +584,7 @@ def _parse_record(data: Any, source: str) -> RunRecord:
         returns = f.numbers("returns")
         assert returns is not None
         episodes = _parse_episodes(f, source) if version >= 2 else None
+        ood = _parse_ood(f, source) if "ood" in f.data else None
         final = EvalSummary(
             step=int(f.get("step", int)),
             return_mean=float(f.number("return_mean") or 0.0),
@@ -541,6 +593,7 @@ def _parse_record(data: Any, source: str) -> RunRecord:
             success_rate=f.number("success_rate", optional=True),
             per_task_return=per_task,
             episodes=episodes,
+            ood=ood,
         )
     if status == "ok" and final is None:
         raise RecordError(f"{source}: a run with status 'ok' must have a 'final' evaluation")

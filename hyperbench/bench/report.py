@@ -27,6 +27,10 @@ in ``suite.json``); nothing is taken from an earlier report. ``scores.json`` car
   (:mod:`hyperbench.bench.permutation`): {versus, difference, difference_normalised, p_value (two-sided),
   exact, relabellings, seed, n_x, n_y, cohens_d, min_p_value}; null for the baseline itself;
 - ``statistics`` {std_ddof, few_runs, few_tasks, permutation_test {...settings}}: the conventions above;
+- ``ood``: for tasks with out-of-distribution test tasks (records with ``final.ood``), task → method →
+  {runs, test {mean, std}, ood_test {mean, std}, ood_minus_test, versus, permutation_test (the method's
+  out-of-distribution final returns against its baseline's; null for the baseline)}; raw returns, std ddof 0
+  over seeds; ``{}`` when no task has such a split;
 - ``profiles``, ``sample_efficiency``, ``failures``, ``missing``, ``compute``.
 """
 
@@ -250,6 +254,7 @@ def make_report(
         "suite": {"name": info.name, "version": info.version, "hash": info.hash},
         "grid": grid,
         **scores,
+        "ood": _ood_scores(records, info),
     }
     out.mkdir(parents=True, exist_ok=True)
     plot_paths = _safe_plots(data, plot_data, out, info.baseline) if plots else {}
@@ -543,6 +548,64 @@ def _baseline_section(scores: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _ood_scores(records: Sequence[RunRecord], info: SuiteInfo) -> dict[str, Any]:
+    """In-distribution and out-of-distribution final returns per task and method (``scores.json["ood"]``)."""
+    import numpy as np
+
+    from hyperbench.bench.permutation import permutation_test
+
+    finals: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for r in records:
+        if r.ok and r.final is not None and r.final.ood is not None and r.method in info.methods and r.seed in info.seeds:
+            finals.setdefault(r.task, {}).setdefault(r.method, []).append((r.final.return_mean, r.final.ood.return_mean))
+    out: dict[str, Any] = {}
+    for task in [t for t in info.tasks if t in finals]:
+        by_method = finals[task]
+        out[task] = {}
+        for method in [m for m in info.methods if m in by_method]:
+            test, ood = np.asarray(by_method[method]).T
+            versus = info.baselines.get(method, info.baseline)
+            test_result = None
+            if versus != method and versus in by_method:
+                res = permutation_test(ood, np.asarray(by_method[versus])[:, 1], seed=0)
+                test_result = {"difference": res.difference, "p_value": res.p_value, "exact": res.exact}
+            out[task][method] = {
+                "runs": int(test.size),
+                "test": {"mean": float(test.mean()), "std": float(test.std())},
+                "ood_test": {"mean": float(ood.mean()), "std": float(ood.std())},
+                "ood_minus_test": float((ood - test).mean()),
+                "versus": versus if test_result is not None else None,
+                "permutation_test": test_result,
+            }
+    return out
+
+
+def _ood_section(scores: Mapping[str, Any]) -> list[str]:
+    ood = scores.get("ood") or {}
+    if not ood:
+        return []
+    lines = [
+        "## Out-of-distribution test tasks",
+        "",
+        "Final returns (raw, mean ± std over seeds, ddof 0) on the held-out test tasks of the training distribution "
+        "(the headline above) and on the family's out-of-distribution test tasks, evaluated at the end of each run "
+        "with the same protocol; the last column compares the out-of-distribution returns with the baseline's "
+        "(difference of means, two-sided permutation test).",
+        "",
+        "| task | method | runs | in-distribution test | out-of-distribution test | OOD − in-distribution | OOD vs baseline |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for task, by_method in ood.items():
+        for method, e in by_method.items():
+            pt = e["permutation_test"]
+            versus = "—" if pt is None else f"{pt['difference']:+.2f} vs `{e['versus']}`, p {pt['p_value']:.3f}"
+            lines.append(
+                f"| `{task}` | `{method}` | {e['runs']} | {e['test']['mean']:.2f} ± {e['test']['std']:.2f} | "
+                f"{e['ood_test']['mean']:.2f} ± {e['ood_test']['std']:.2f} | {e['ood_minus_test']:+.2f} | {versus} |"
+            )
+    return [*lines, ""]
+
+
 def _headlines(records: Sequence[RunRecord]) -> dict[str, str]:
     """Method → its headline declaration, from records that carry one (schema 2)."""
     out: dict[str, str] = {}
@@ -622,6 +685,7 @@ def _markdown(
         sections = [sections[1], sections[2], sections[0]]
     for section in sections:
         lines.extend(section)
+    lines.extend(_ood_section(scores))
 
     if plots:
         add("## Plots")

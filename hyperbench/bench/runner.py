@@ -55,6 +55,7 @@ from hyperbench.bench.record import (
     EvalSummary,
     Failure,
     LearningCurve,
+    OodSummary,
     RunRecord,
     SuiteRef,
     Timing,
@@ -248,6 +249,23 @@ def _make_callback(
 
 #: Called with the run's step count at every evaluation (the executors set it to show steps in progress bars).
 step_listener: Callable[[int], None] | None = None
+
+
+def _evaluate_ood(learner: Any, kind: MethodKind, method: MethodSpec, task: Any, spec: RunSpec) -> OodSummary:
+    """The final evaluation on the family's out-of-distribution test tasks (the same protocol and seeds)."""
+    evaluator = kind.evaluator(method, task, spec.eval, spec.seed, fresh=False, split="ood_test")
+    try:
+        outcome = evaluator(learner)
+    finally:
+        evaluator.close()
+    if not outcome.returns or not all(math.isfinite(r) for r in outcome.returns):
+        raise NonFiniteError(f"non-finite out-of-distribution evaluation return: {outcome.returns[:5]}")
+    return OodSummary(
+        return_mean=outcome.mean,
+        return_std=outcome.std,
+        returns=tuple(outcome.returns),
+        per_task_return=dict(outcome.per_task or {}),
+    )
 
 
 def _evaluate_and_log(learner: Any, evaluate: Callable[[Any], EvalOutcome], step: int, progress: _Progress) -> EvalOutcome:
@@ -554,6 +572,10 @@ def _run_locked(
             learner.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=latest is None)
         artifacts.update({Path(rel).stem: rel for rel in diagnostics if (runs_dir / rel).is_file()})
         outcome = evaluate_at(learner, int(learner.num_timesteps))
+        ood = None
+        if task.has_ood_split:
+            with clock.within("eval_s"):
+                ood = _evaluate_ood(learner, kind, method, task, spec)
         clock.switch("finish_s")
         final = EvalSummary(
             step=int(learner.num_timesteps),
@@ -563,6 +585,7 @@ def _run_locked(
             success_rate=outcome.success_rate,
             per_task_return=outcome.per_task,
             episodes=outcome.episodes_dict(),
+            ood=ood,
         )
         if options.save_policy:
             artifacts.update(_save_policy(runs_dir, spec, learner, kind))

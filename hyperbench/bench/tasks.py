@@ -178,10 +178,24 @@ class TaskHandle:
         """The family's training tasks (``[None]`` for a single task)."""
         return [None] if self.family is None else list(self.family.train_tasks)
 
-    def test_tasks(self, max_tasks: int | None = None) -> list[Any]:
+    def test_tasks(self, max_tasks: int | None = None, split: str = "test") -> list[Any]:
         """The family's held-out test tasks, the first ``max_tasks`` of them (``[None]`` for a single task).
 
         :param max_tasks: keep at most this many (``None``: all)
+        :param split: ``"test"`` (held out from the training distribution) or ``"ood_test"`` (out of
+            distribution, where the family defines it: :attr:`has_ood_split`)
         """
-        tasks = [None] if self.family is None else list(self.family.test_tasks)
+        if split not in ("test", "ood_test"):
+            raise ValueError(f"split must be 'test' or 'ood_test', got {split!r}")
+        if split == "ood_test" and not self.has_ood_split:
+            raise ValueError(f"task {self.name!r} defines no out-of-distribution test tasks")
+        if self.family is None:
+            tasks: list[Any] = [None]
+        else:
+            tasks = list(self.family.test_tasks if split == "test" else self.family.ood_test_tasks)
         return tasks if max_tasks is None else tasks[:max_tasks]
+
+    @property
+    def has_ood_split(self) -> bool:
+        """Whether the family has out-of-distribution test tasks apart from its test tasks (HalfCheetah-Vel-Medium)."""
+        return self.family is not None and bool(self.family.ood_test_tasks)

@@ -206,14 +206,19 @@ class HalfCheetahVelFamily(_VelocityFamily):
 class HalfCheetahVelMediumFamily(_VelocityFamily):
     """HalfCheetah-Vel-Medium (Fakoor et al. 2019): train on v* ~ U[0, 2.5], test out of distribution on U[2.5, 3].
 
-    The test split *is* the out-of-distribution split: ``ood_test_tasks`` is the same list as ``test_tasks``.
-    With ``split="train"`` a task outside [0, 2.5] is rejected. Defaults: 100 train / 30 test tasks.
+    Three fixed lists: ``train_tasks`` from the train range, ``test_tasks`` held out from the *same* range
+    (in-distribution generalisation, the headline of a run) and ``ood_test_tasks`` from the out-of-distribution
+    range (what Sarafian et al.'s Fig. 7 reports). The suite runner evaluates the out-of-distribution list at the
+    end of every run and reports it apart (``final.ood`` in the run record, the report's out-of-distribution
+    table). With ``split="train"`` or ``"test"`` a task outside [0, 2.5] is rejected. Defaults: 100 train / 30
+    test / 30 out-of-distribution test tasks.
 
     :param seed: family seed
     :param n_train: number of train tasks
-    :param n_test: number of (out-of-distribution) test tasks
-    :param train_range: train velocity range
-    :param test_range: test velocity range
+    :param n_test: number of held-out in-distribution test tasks
+    :param n_ood_test: number of out-of-distribution test tasks
+    :param train_range: train (and in-distribution test) velocity range
+    :param ood_range: out-of-distribution test velocity range
     """
 
     name = "halfcheetah-vel-medium"
@@ -227,17 +232,26 @@ class HalfCheetahVelMediumFamily(_VelocityFamily):
         *,
         n_train: int = 100,
         n_test: int = 30,
+        n_ood_test: int = 30,
         train_range: tuple[float, float] = (0.0, 2.5),
-        test_range: tuple[float, float] = (2.5, 3.0),
+        ood_range: tuple[float, float] = (2.5, 3.0),
     ) -> None:
         super().__init__(seed)
         train_r = _check_range(train_range, "train_range")
-        test_r = _check_range(test_range, "test_range")
-        counts = {"train": _check_count(n_train, "n_train"), "test": _check_count(n_test, "n_test")}
-        self.config = {"n_train": counts["train"], "n_test": counts["test"], "train_range": train_r, "test_range": test_r}
-        self._init_velocity({"train": train_r, "test": test_r}, counts)
-        self.ood_test_tasks = self.test_tasks
-        self._ranges["ood_test"] = test_r
+        ood_r = _check_range(ood_range, "ood_range")
+        counts = {
+            "train": _check_count(n_train, "n_train"),
+            "test": _check_count(n_test, "n_test"),
+            "ood_test": _check_count(n_ood_test, "n_ood_test"),
+        }
+        self.config = {
+            "n_train": counts["train"],
+            "n_test": counts["test"],
+            "n_ood_test": counts["ood_test"],
+            "train_range": train_r,
+            "ood_range": ood_r,
+        }
+        self._init_velocity({"train": train_r, "test": train_r, "ood_test": ood_r}, counts)
 
 
 class AntVelFamily(_VelocityFamily):

@@ -65,7 +65,7 @@ _INFOS = (
         "hyperbench.envs.locomotion:HalfCheetahVelMediumFamily",
         "hyperbench/HalfCheetahVelMedium-v0",
         200,
-        "HalfCheetah velocity, train U[0, 2.5], out-of-distribution test U[2.5, 3] (MQL)",
+        "HalfCheetah velocity, train and test U[0, 2.5], out-of-distribution test U[2.5, 3] (MQL)",
     ),
     FamilyInfo(
         "halfcheetah-dir",

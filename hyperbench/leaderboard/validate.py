@@ -313,6 +313,25 @@ def eval_steps_problem(steps: Sequence[int], expected: Sequence[int], frequency:
     return None
 
 
+def _check_ood(record: RunRecord, label: str, has_ood_split: bool, problems: list[str]) -> None:
+    """``final.ood``: present exactly for tasks with an out-of-distribution split, and internally consistent."""
+    if not record.ok or record.final is None:
+        return
+    ood = record.final.ood
+    if ood is None:
+        if has_ood_split:
+            problems.append(f"{label}: the task has out-of-distribution test tasks, but the record has no final.ood")
+        return
+    if not has_ood_split:
+        problems.append(f"{label}: final.ood is given, but the task has no out-of-distribution test tasks")
+        return
+    returns = np.asarray(ood.returns, dtype=float)
+    if not _close(float(np.mean(returns)), ood.return_mean) or not _close(float(np.std(returns)), ood.return_std):
+        problems.append(f"{label}: final.ood return_mean / return_std are not the mean / std of its returns")
+    if not ood.per_task_return or not _close(float(np.mean(list(ood.per_task_return.values()))), ood.return_mean):
+        problems.append(f"{label}: final.ood per-task returns do not average to its return_mean")
+
+
 def _check_record(record: RunRecord, spec: RunSpec, suite: Suite, families: Mapping[str, bool], problems: list[str]) -> None:
     from hyperbench.bench.runner import eval_points
 
@@ -429,11 +448,13 @@ def _check_records(doc: Mapping[str, Any], suite: Suite | None, problems: list[s
         return parsed if all_parsed else None
     grid = {(s.method, s.task, s.seed): s for s in suite.grid()}
     families: dict[str, bool] = {}
+    ood_split: dict[str, bool] = {}
     for t in suite.tasks:
         try:
-            families[t.name] = resolve_task(t.name, t.env_kwargs).is_family
+            handle = resolve_task(t.name, t.env_kwargs)
+            families[t.name], ood_split[t.name] = handle.is_family, handle.has_ood_split
         except UnknownTaskError:
-            families[t.name] = False
+            families[t.name] = ood_split[t.name] = False
     seen: dict[tuple[str, str, int], int] = {}
     outside: list[str] = []
     for record in parsed:
@@ -448,6 +469,7 @@ def _check_records(doc: Mapping[str, Any], suite: Suite | None, problems: list[s
             outside.append(run_id)
             continue
         _check_record(record, grid[key], suite, families, problems)
+        _check_ood(record, f"record {grid[key].run_id}", ood_split.get(record.task, False), problems)
     if outside:
         problems.append(
             f"{len(outside)} record(s) are not part of suite {suite.name!r}'s grid (methods {', '.join(suite.method_names)}; "

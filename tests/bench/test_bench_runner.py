@@ -282,3 +282,47 @@ def test_meta_evaluator_passes_the_seed_and_reads_the_headline():
 
     with pytest.raises(TypeError, match=r"must return a hyperbench\.meta\.EvalResult"):
         MetaEvaluator(task, 1, None)(Untyped())
+
+
+def test_a_family_with_an_ood_split_is_evaluated_and_reported_apart(tmp_path, tiny_suite):
+    """HalfCheetah-Vel-Medium: the headline is on held-out tasks of the training range; the final evaluation is
+    repeated on the out-of-distribution tasks, kept in ``final.ood`` and reported in its own table."""
+    import dataclasses
+
+    from hyperbench.bench.executors import run_suite
+    from hyperbench.bench.report import make_report
+    from hyperbench.leaderboard.validate import _check_ood
+
+    suite = tiny_suite(
+        seeds=2,
+        tasks=[{"name": "halfcheetah-vel-medium", "env_kwargs": {"n_train": 2, "n_test": 2, "n_ood_test": 2}}],
+        budget=100,
+        eval={"frequency": 100, "episodes": 1, "max_tasks": 2},
+        config={"learning_starts": 50},
+    )
+    assert run_suite(suite, tmp_path, workers=0, progress=False).complete
+    rec = load_record(record_path(tmp_path, "hb-td3-tiny", "halfcheetah-vel-medium", 0))
+    assert rec.ok and rec.final is not None and rec.final.ood is not None
+    assert set(rec.final.per_task_return or {}) == {"test-0", "test-1"}
+    assert set(rec.final.ood.per_task_return) == {"ood_test-0", "ood_test-1"} and len(rec.final.ood.returns) == 2
+    assert rec.final.ood.return_mean == pytest.approx(float(np.mean(rec.final.ood.returns)))
+    # other target velocities, other returns (the policy barely moves: |v - v*| is larger out of distribution)
+    assert rec.final.ood.return_mean < rec.final.return_mean
+    assert rec.final.ood.return_mean not in rec.final.returns and rec.final.return_mean not in rec.final.ood.returns
+
+    report = make_report(tmp_path, reps=50, plots=False)
+    entry = json.loads(report.scores.read_text())["ood"]["halfcheetah-vel-medium"]["hb-td3-tiny"]
+    assert entry["runs"] == 2 and entry["ood_test"]["mean"] < entry["test"]["mean"]
+    assert "## Out-of-distribution test tasks" in report.markdown.read_text()
+
+    problems: list[str] = []
+    _check_ood(rec, "r", True, problems)
+    assert problems == []
+    _check_ood(dataclasses.replace(rec, final=dataclasses.replace(rec.final, ood=None)), "r", True, problems)
+    assert problems == ["r: the task has out-of-distribution test tasks, but the record has no final.ood"]
+    tampered = dataclasses.replace(rec.final.ood, return_mean=rec.final.ood.return_mean + 1.0)
+    _check_ood(dataclasses.replace(rec, final=dataclasses.replace(rec.final, ood=tampered)), "r", True, problems)
+    assert problems[1:] == [
+        "r: final.ood return_mean / return_std are not the mean / std of its returns",
+        "r: final.ood per-task returns do not average to its return_mean",
+    ]

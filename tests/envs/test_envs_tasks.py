@@ -65,8 +65,11 @@ def test_task_distributions() -> None:
     assert min(vel) >= 0.0 and max(vel) <= 3.0 and max(vel) - min(vel) > 2.0
     medium = family("halfcheetah-vel-medium")
     assert all(0.0 <= t.velocity <= 2.5 for t in medium.train_tasks)  # type: ignore[attr-defined]
-    assert all(2.5 <= t.velocity <= 3.0 for t in medium.test_tasks)  # type: ignore[attr-defined]
-    assert medium.ood_test_tasks == medium.test_tasks
+    # held-out test tasks from the training range, out-of-distribution ones from [2.5, 3], neither a training task
+    assert all(0.0 <= t.velocity <= 2.5 for t in medium.test_tasks)  # type: ignore[attr-defined]
+    assert all(2.5 <= t.velocity <= 3.0 for t in medium.ood_test_tasks)  # type: ignore[attr-defined]
+    assert not set(medium.test_tasks) & set(medium.train_tasks)
+    assert medium.test_tasks == family("halfcheetah-vel-medium").test_tasks
     goals = np.array([t.goal for t in family("ant-goal").train_tasks])  # type: ignore[attr-defined]
     assert np.linalg.norm(goals, axis=1).max() <= 3.0
     point = np.array([t.goal for t in family("point-robot").train_tasks])  # type: ignore[attr-defined]
@@ -106,6 +109,8 @@ def test_out_of_range_velocity_for_a_split_that_forbids_it() -> None:
     medium = family("halfcheetah-vel-medium")
     with pytest.raises(ValueError, match=r"2\.8 is outside the train range \[0, 2\.5\]"):
         medium.validate_task(VelocityTask(2.8), split="train")
+    with pytest.raises(ValueError, match=r"2\.8 is outside the test range \[0, 2\.5\]"):
+        medium.validate_task(VelocityTask(2.8), split="test")
     assert medium.validate_task(VelocityTask(2.8), split="ood_test") == VelocityTask(2.8)
     assert medium.validate_task(VelocityTask(2.8)) == VelocityTask(2.8)  # no split: the whole domain [0, 3]
     with pytest.raises(ValueError, match=r"train range \[0, 2\.5\]"):
