@@ -128,6 +128,7 @@ class BeliefActorCritic(nn.Module):
     :param meta_norm: standardise the hypernetwork's meta input (``None``: the scheme's default)
     :param init_std: initial standard deviation of the Gaussian (Box)
     :param activation: hidden activation (VariBAD uses tanh)
+    :param tanh_mean: bound the Gaussian mean to [-1, 1] with tanh (Box)
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class BeliefActorCritic(nn.Module):
         meta_norm: bool | None = None,
         init_std: float = 1.0,
         activation: type[nn.Module] = nn.Tanh,
+        tanh_mean: bool = False,
     ) -> None:
         super().__init__()
         if policy not in POLICY_KINDS:
@@ -185,6 +187,7 @@ class BeliefActorCritic(nn.Module):
                 if net.primary.meta_norm is not None:
                     net.primary.meta_norm.auto_update = False  # updated once per rollout (update_meta_stats)
         self.log_std = None if self.discrete else nn.Parameter(th.full((self.n_out,), math.log(init_std)))
+        self.tanh_mean = bool(tanh_mean) and not self.discrete
 
     @property
     def is_hyper(self) -> bool:
@@ -205,13 +208,14 @@ class BeliefActorCritic(nn.Module):
         if self.is_hyper:
             actor, critic = self.actor, self.critic
             assert isinstance(actor, HyperNetwork) and isinstance(critic, HyperNetwork)
-            return PolicyOutput(
-                factored_forward(actor, representation, obs), factored_forward(critic, representation, obs)[:, 0]
-            )
-        if self.kind == "film":
-            return PolicyOutput(self.actor(obs, representation), self.critic(obs, representation)[:, 0])
-        x = th.cat([obs, representation], dim=-1)
-        return PolicyOutput(self.actor(x), self.critic(x)[:, 0])
+            params = factored_forward(actor, representation, obs)
+            value = factored_forward(critic, representation, obs)[:, 0]
+        elif self.kind == "film":
+            params, value = self.actor(obs, representation), self.critic(obs, representation)[:, 0]
+        else:
+            x = th.cat([obs, representation], dim=-1)
+            params, value = self.actor(x), self.critic(x)[:, 0]
+        return PolicyOutput(th.tanh(params) if self.tanh_mean else params, value)
 
     def log_prob_entropy(self, params: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """Log-probability of ``actions`` and entropy of the distribution, both ``(B,)``.

@@ -77,6 +77,21 @@ def test_box_and_discrete_heads(policy: str, init: str) -> None:
         assert not th.allclose(box(obs, rep).params, box(obs, rep + 1.0).params)
 
 
+@pytest.mark.parametrize("policy", ["plain", "film", "hyper"])
+def test_tanh_mean_bounds_the_gaussian_mean(policy: str) -> None:
+    """With ``tanh_mean`` the Box mean (and the deterministic action) stays inside [-1, 1] however large the
+    pre-activation; without it the mean follows the network."""
+    obs, rep = 50.0 * th.randn(64, 3), th.randn(64, 4)
+    th.manual_seed(0)
+    free = BeliefActorCritic(3, 4, act_dim=2, policy=policy)
+    th.manual_seed(0)
+    bounded = BeliefActorCritic(3, 4, act_dim=2, policy=policy, tanh_mean=True)
+    raw, squashed = free(obs, rep).params, bounded(obs, rep).params
+    assert th.allclose(squashed, th.tanh(raw)) and squashed.abs().max() <= 1.0
+    assert th.equal(bounded.sample(squashed, True), squashed)
+    assert not BeliefActorCritic(3, 4, n_actions=3, tanh_mean=True).tanh_mean  # logits are left alone
+
+
 def test_bad_policy_names() -> None:
     with pytest.raises(ValueError, match=r"Did you mean .hyper."):
         BeliefActorCritic(2, 2, n_actions=2, policy="hyperr")
