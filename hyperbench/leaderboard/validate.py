@@ -259,6 +259,10 @@ def _n_returns_ok(record: RunRecord, spec: RunSpec, is_family: bool) -> bool:
     return n in (len(per_task), len(per_task) * spec.eval.episodes)
 
 
+def _shown(mapping: Mapping[str, Any], key: str) -> str:
+    return repr(mapping[key]) if key in mapping else "absent"
+
+
 def _steps_in_iterations(method: str) -> bool:
     from hyperbench.bench.registry import UnknownMethodError, get_method
 
@@ -355,8 +359,11 @@ def _check_record(record: RunRecord, spec: RunSpec, suite: Suite, families: Mapp
             got_part = record.config.get(part)
             want_plain = json.loads(json.dumps(thaw(want_part)))
             if isinstance(got_part, Mapping) and got_part != want_plain:
-                diff = sorted(k for k in set(got_part) | set(want_plain) if got_part.get(k) != want_plain.get(k))
-                shown = ", ".join(f"{k}={got_part.get(k)!r} (suite: {want_plain.get(k)!r})" for k in diff[:8])
+                missing = "(absent)"
+                diff = sorted(
+                    k for k in set(got_part) | set(want_plain) if got_part.get(k, missing) != want_plain.get(k, missing)
+                )
+                shown = ", ".join(f"{k}={_shown(got_part, k)} (suite: {_shown(want_plain, k)})" for k in diff[:8])
                 problems.append(f"{label}: config.{part} differ from the suite's: {shown}")
     if record.config_hash != spec.config_hash:
         hyper = record.config.get("hyperparameters") if isinstance(record.config, Mapping) else None

@@ -66,7 +66,10 @@ __all__ = ["VARIBAD_VARIANTS", "RecurrentState", "VariBAD", "VariBADConfig", "pp
 #: The two VariBAD variants.
 VARIBAD_VARIANTS: tuple[str, ...] = ("varibad", "hyper-varibad", "film-varibad")
 
-#: Families on which ``tanh_mean=None`` means on (the point-robot config of Beck et al.'s code normalises actions).
+#: Families on which the Gaussian mean is bounded with tanh (Box; the reference's pre-sampling action
+#: normalisation, which the point-robot config of Beck et al.'s code turns on and VariBAD's MuJoCo configs leave
+#: off). Without it a mean past the action bounds gets no signal from the clipped environment and can drift there:
+#: on Point-Robot plain VariBAD's mean reached |a| ≈ 3 and its return fell below a random policy's.
 TANH_MEAN_FAMILIES: frozenset[str] = frozenset({"point-robot", "sparse-point-robot"})
 
 #: Family-dependent defaults (``None`` in the config): (Discrete / GridNavi, Box / MuJoCo), from the reference configs.
@@ -129,11 +132,6 @@ class VariBADConfig:
     """gradient-norm clip"""
     init_std: float = 1.0
     """initial action std (Box)"""
-    tanh_mean: bool | None = None
-    """bound the Gaussian mean with tanh (Box; the reference's pre-sampling action normalisation). ``None``: on for
-    the point-robot families (the hypernetwork paper's point-robot config), off elsewhere (VariBAD's MuJoCo
-    configs). Without it a mean past the action bounds gets no signal from the clipped environment and can drift
-    there: on Point-Robot plain VariBAD's mean reached |a| ≈ 3 and its return fell below a random policy's"""
     policy_through_encoder: bool = False
     """back-propagate the PPO loss into the encoder (the reference's ``rlloss_through_encoder``)"""
     latent_dim: int = 5
@@ -330,15 +328,13 @@ class VariBAD(MetaLearner):
                 "n_actions": loop.n_actions,
                 "act_dim": loop.act_dim,
                 "horizon": loop.horizon,
+                # a property of the family, not a setting: saved with the spaces, so a reloaded learner keeps it
+                "tanh_mean": self._family is not None and self._family.name in TANH_MEAN_FAMILIES,
             }
         self.spaces = dict(_spaces)
         sp = self.spaces
         self.discrete = int(sp["n_actions"]) > 0
         self.settings = self.config.resolved(self.discrete)
-        if self.config.tanh_mean is None:  # resolved once and saved with the config
-            on = self._family is not None and self._family.name in TANH_MEAN_FAMILIES
-            self.config = dataclasses.replace(self.config, tanh_mean=on)
-            self.settings = dataclasses.replace(self.settings, tanh_mean=on)
         s = self.settings
         obs_dim = int(sp["obs_dim"])
         self.action_in = int(sp["n_actions"]) if self.discrete else int(sp["act_dim"])
@@ -357,7 +353,7 @@ class VariBAD(MetaLearner):
             )
             self.policy = BeliefActorCritic(
                 obs_dim, self.encoder.repr_dim, int(sp["n_actions"]), int(sp["act_dim"]), s.policy_hidden,
-                s.policy_kind, s.init, s.hyper_primary, s.hyper_meta_norm, s.init_std, tanh_mean=bool(s.tanh_mean),
+                s.policy_kind, s.init, s.hyper_primary, s.hyper_meta_norm, s.init_std, tanh_mean=bool(sp["tanh_mean"]),
             )  # fmt: skip
         for module in self._modules().values():
             module.to(self.device)
@@ -672,9 +668,9 @@ class VariBAD(MetaLearner):
 
     @classmethod
     def _from_config(cls, config: Mapping[str, Any], family: Any) -> VariBAD:
-        # checkpoints from before ``tanh_mean`` existed were trained without it
-        cfg = cls.config_cls.from_dict({"tanh_mean": False, **config["learner"]})
-        return cls(family, config=cfg, seed=int(config["seed"]), _spaces=config["spaces"])
+        cfg = cls.config_cls.from_dict(config["learner"])
+        # checkpoints from before the bounded mean existed were trained without it
+        return cls(family, config=cfg, seed=int(config["seed"]), _spaces={"tanh_mean": False, **config["spaces"]})
 
     def _get_tensors(self) -> dict[str, th.Tensor]:
         out = {f"{name}.{k}": v for name, m in self._modules().items() for k, v in m.state_dict().items()}

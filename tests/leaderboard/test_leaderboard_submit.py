@@ -267,6 +267,19 @@ def test_protocol_mismatch_and_every_problem_listed(capsys, tiny_run, runs_copy,
     assert err.count("\n  - ") >= 4
 
 
+def test_a_missing_setting_is_named(capsys, tiny_run, runs_copy, board_copy, edit_record):
+    """A setting the record lacks is named as absent (not hidden because the suite's value happens to be None)."""
+    edit_record(runs_copy, "td3-mlp", 0, lambda rec: rec["config"]["hyperparameters"].pop("learning_starts"))
+    assert_rejected(
+        capsys,
+        board_copy,
+        tiny_run.suites,
+        runs_copy,
+        "record td3-mlp/Pendulum-v1/seed-0: config.hyperparameters differ from the suite's: learning_starts=absent "
+        "(suite: 100)",
+    )
+
+
 @pytest.mark.parametrize(
     ("steps", "in_iterations", "problem"),
     [
