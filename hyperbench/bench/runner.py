@@ -251,6 +251,11 @@ def _make_callback(
 step_listener: Callable[[int], None] | None = None
 
 
+def _check_finite_returns(outcome: EvalOutcome, what: str) -> None:
+    if not outcome.returns or not all(math.isfinite(r) for r in outcome.returns):
+        raise NonFiniteError(f"non-finite {what}: {outcome.returns[:5]}")
+
+
 def _evaluate_ood(learner: Any, kind: MethodKind, method: MethodSpec, task: Any, spec: RunSpec) -> OodSummary:
     """The final evaluation on the family's out-of-distribution test tasks (the same protocol and seeds)."""
     evaluator = kind.evaluator(method, task, spec.eval, spec.seed, fresh=False, split="ood_test")
@@ -258,8 +263,7 @@ def _evaluate_ood(learner: Any, kind: MethodKind, method: MethodSpec, task: Any,
         outcome = evaluator(learner)
     finally:
         evaluator.close()
-    if not outcome.returns or not all(math.isfinite(r) for r in outcome.returns):
-        raise NonFiniteError(f"non-finite out-of-distribution evaluation return: {outcome.returns[:5]}")
+    _check_finite_returns(outcome, "out-of-distribution evaluation return")
     return OodSummary(
         return_mean=outcome.mean,
         return_std=outcome.std,
@@ -272,8 +276,7 @@ def _evaluate_and_log(learner: Any, evaluate: Callable[[Any], EvalOutcome], step
     if step_listener is not None:
         step_listener(step)
     outcome = evaluate(learner)
-    if not outcome.returns or not all(math.isfinite(r) for r in outcome.returns):
-        raise NonFiniteError(f"non-finite evaluation return at step {step}: {outcome.returns[:5]}")
+    _check_finite_returns(outcome, f"evaluation return at step {step}")
     _check_finite_learner(learner)
     progress.add(step, outcome)
     logger = getattr(learner, "logger", None)
