@@ -518,6 +518,7 @@ def _run_locked(
 
     learner: Any = None
     evaluator: Any = None
+    logger: Any = None
     method: MethodSpec | None = None
     kind: MethodKind | None = None
     status = "ok"
@@ -545,7 +546,8 @@ def _run_locked(
             from stable_baselines3.common.logger import configure
 
             formats = ["csv", "tensorboard"] if options.tensorboard else ["csv"]
-            learner.set_logger(configure(str(log_dir), formats))
+            logger = configure(str(log_dir), formats)
+            learner.set_logger(logger)
 
         points = eval_points(spec.budget, spec.eval.frequency)
 
@@ -603,6 +605,8 @@ def _run_locked(
         if kind is not None and learner is not None:
             with contextlib.suppress(Exception):
                 kind.close(learner)
+        if logger is not None:  # its CSV / TensorBoard files stay open otherwise
+            logger.close()
 
     prov = provenance()
     clock.flush_into(progress)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,8 +46,20 @@ def test_learns_the_bandit_and_writes_a_complete_record(tmp_path, tiny_suite):
     # SB3's logger got the evaluations
     csv = (tmp_path / "logs" / spec.method / "hb__Bandit-v0" / "seed-0" / "attempt-1" / "progress.csv").read_text()
     assert "eval/mean_reward" in csv
+    assert not _open_files_under(tmp_path / "logs")  # the runner closes the logger it configured
     # idempotent: a second call returns the stored record without training
     assert run_one(spec, tmp_path) == rec
+
+
+def _open_files_under(root: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc (Linux) to list this process's open files")
+    targets = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            targets.append(os.readlink(fd))
+    return [t for t in targets if t.startswith(str(root))]
 
 
 def _phases_add_up(timing) -> bool:
