@@ -104,7 +104,11 @@ _STEPS = Rule(
 
 _PEARL_TEST = "suites/mini-pearl.yaml (confirmatory, Point-Robot, 5 seeds)"
 _PEARL_EVIDENCE = (Evidence("results/mini-pearl", ("hyper-pearl", "pearl"), "mini-pearl", True),)
-_HYPERINIT_TEST = "suites/mini-hyperinit.yaml (confirmatory, GridNavi, 5 seeds)"
+_HYPERINIT_TEST = (
+    "suites/mini-hyperinit.yaml (200k steps) and suites/confirm-hyperinit-gridnavi.yaml (600k steps), "
+    "both confirmatory, GridNavi, 5 seeds each"
+)
+_CONFIRM_HYPERINIT = "results/confirm-hyperinit-gridnavi"
 _SA_HYPER_TEST = (
     "suites/confirm-sa-hyper-sac.yaml, suites/confirm-sa-hyper-td3.yaml (confirmatory); mini-rl, mini-rl-lr (exploratory)"
 )
@@ -319,6 +323,12 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                         "mini-hyperinit",
                         True,
                     ),
+                    Evidence(
+                        _CONFIRM_HYPERINIT,
+                        ("hyper-varibad-bias-hyperinit", "hyper-varibad-kaiming"),
+                        "confirm-hyperinit-gridnavi",
+                        True,
+                    ),
                 ),
             ),
             Claim(
@@ -337,6 +347,18 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                         "vs Weight-HyperInit",
                         True,
                     ),
+                    Evidence(
+                        _CONFIRM_HYPERINIT,
+                        ("hyper-varibad-bias-hyperinit", "hyper-varibad-hfi"),
+                        "vs HFI, 600k",
+                        True,
+                    ),
+                    Evidence(
+                        _CONFIRM_HYPERINIT,
+                        ("hyper-varibad-bias-hyperinit", "hyper-varibad-weight-hyperinit"),
+                        "vs Weight-HyperInit, 600k",
+                        True,
+                    ),
                 ),
             ),
             Claim(
@@ -350,6 +372,9 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 rule=_BETTER,
                 evidence=(
                     Evidence("results/mini-hyperinit", ("hyper-varibad-bias-hyperinit", "varibad"), "mini-hyperinit", True),
+                    Evidence(
+                        _CONFIRM_HYPERINIT, ("hyper-varibad-bias-hyperinit", "varibad"), "confirm-hyperinit-gridnavi", True
+                    ),
                 ),
             ),
         )
