@@ -215,9 +215,8 @@ def test_table_and_json_round_trip(tmp_path: Path) -> None:
     data = json.loads(json.dumps(claims_json(findings, claims)))
     assert findings_from_json(data) == findings
     md = claims_markdown(findings, claims)
-    assert (
-        sum(line.startswith("| ") for line in md.splitlines()) == 2 + absent and "| **supported** |" in md and "| not yet run |" in md
-    )
+    assert sum(line.startswith("| ") for line in md.splitlines()) == 2 + absent
+    assert "| **supported** |" in md and "| not yet run |" in md
     assert all(f.verdict in VERDICTS for f in findings)
 
 

@@ -184,3 +184,19 @@ def test_metaworld_runs(family: str) -> None:
     steps, stats = learner._train_iteration()
     assert steps > 0 and all(np.isfinite(v) for v in stats.values())
     assert learner.evaluate(learner.family.test_tasks[:1], 1, seed=0).success_rate is not None
+
+
+def test_point_robot_vae_defaults_are_the_familys_and_survive_save_load(tmp_path: Path) -> None:
+    """The point-robot families train the VAE with their reference config's 3 updates on 25 trajectories; an
+    explicit setting wins, other families keep the action kind's values, and a reloaded learner keeps them."""
+    small = {"meta_batch_size": 2, "policy_hidden": [16], "gru_hidden": 16}
+    point = VariBAD("point-robot", seed=0, config=small)
+    assert (point.settings.vae_updates, point.settings.vae_batch_trajectories) == (3, 25)
+    assert point.config.vae_updates is None  # the config (and so its hash) is unchanged
+    explicit = VariBAD("point-robot", seed=0, config={**small, "vae_updates": 2})
+    assert explicit.settings.vae_updates == 2
+    cheetah = VariBAD("halfcheetah-dir", seed=0, config=small)
+    assert (cheetah.settings.vae_updates, cheetah.settings.vae_batch_trajectories) == (1, 10)
+    reloaded = load_learner(point.save(tmp_path / "point"))
+    assert isinstance(reloaded, VariBAD)
+    assert (reloaded.settings.vae_updates, reloaded.settings.vae_batch_trajectories) == (3, 25)
