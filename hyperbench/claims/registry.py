@@ -105,10 +105,12 @@ _STEPS = Rule(
 _PEARL_TEST = "suites/mini-pearl.yaml (confirmatory, Point-Robot, 5 seeds)"
 _PEARL_EVIDENCE = (Evidence("results/mini-pearl", ("hyper-pearl", "pearl"), "mini-pearl", True),)
 _HYPERINIT_TEST = (
-    "suites/mini-hyperinit.yaml (200k steps) and suites/confirm-hyperinit-gridnavi.yaml (600k steps), "
-    "both confirmatory, GridNavi, 5 seeds each"
+    "suites/mini-hyperinit.yaml (200k steps) and suites/confirm-hyperinit-gridnavi.yaml (600k steps) on GridNavi, "
+    "suites/confirm-hyperinit-point.yaml (480k steps, Kaiming and Bias-HyperInit only) on Point-Robot; "
+    "all confirmatory, 5 seeds each"
 )
 _CONFIRM_HYPERINIT = "results/confirm-hyperinit-gridnavi"
+_CONFIRM_POINT = "results/confirm-hyperinit-point"
 _SA_HYPER_TEST = (
     "suites/confirm-sa-hyper-sac.yaml, suites/confirm-sa-hyper-td3.yaml (confirmatory); mini-rl, mini-rl-lr (exploratory)"
 )
@@ -329,6 +331,12 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                         "confirm-hyperinit-gridnavi",
                         True,
                     ),
+                    Evidence(
+                        _CONFIRM_POINT,
+                        ("hyper-varibad-bias-hyperinit", "hyper-varibad-kaiming"),
+                        "confirm-hyperinit-point",
+                        True,
+                    ),
                 ),
             ),
             Claim(
@@ -367,14 +375,14 @@ CLAIMS: Mapping[str, Claim] = MappingProxyType(
                 where="Fig. 1 (claim 3)",
                 statement="VariBAD with a hypernetwork policy beats VariBAD",
                 paper_figure="Meta-World ML1 Pick-Place test success 4.4% → 42.9%; ML10 10.2% → 23.9% (as quoted, unverified)",
-                test=_HYPERINIT_TEST
-                + "; tested on the meta-episode return of GridNavi and Point-Robot, not Meta-World success",
+                test=_HYPERINIT_TEST + "; tested on meta-episode returns, not Meta-World success",
                 rule=_BETTER,
                 evidence=(
                     Evidence("results/mini-hyperinit", ("hyper-varibad-bias-hyperinit", "varibad"), "mini-hyperinit", True),
                     Evidence(
                         _CONFIRM_HYPERINIT, ("hyper-varibad-bias-hyperinit", "varibad"), "confirm-hyperinit-gridnavi", True
                     ),
+                    Evidence(_CONFIRM_POINT, ("hyper-varibad-bias-hyperinit", "varibad"), "confirm-hyperinit-point", True),
                 ),
             ),
         )
